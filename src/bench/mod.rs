@@ -1,0 +1,28 @@
+//! `echolab bench`: measurements printed side by side in one run.
+//!
+//! Speed and memory targets live here, not in timed tests. Each area of the
+//! crate contributes one group (a file in this folder); a group records rows
+//! of `(name, value, unit)` with the target it is held to, and the command
+//! prints every row of every selected group as one table.
+
+mod report;
+mod timing;
+
+pub use report::{Bench, Row};
+pub use timing::best_of;
+
+/// A benchmark group: its name (as typed after `echolab bench`), and the
+/// function that measures it.
+pub struct Group {
+    /// Name used to select the group on the command line.
+    pub name: &'static str,
+    /// What the group measures, for `echolab bench --list`.
+    pub about: &'static str,
+    /// Runs the measurements and records them.
+    pub run: fn(&mut Bench) -> anyhow::Result<()>,
+}
+
+/// Every benchmark group echolab has, in the order they run.
+pub fn groups() -> Vec<Group> {
+    Vec::new()
+}
