@@ -11,5 +11,9 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod cli;
+pub mod compiler;
 pub mod data;
+pub mod diagnostic;
 pub mod random;
+pub mod syntax;

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `echolab` command.
+
+fn main() -> std::process::ExitCode {
+    echolab::cli::main()
+}

@@ -1,0 +1,87 @@
+//! The `echolab` command line. The only module that uses `anyhow`: library
+//! errors are typed; here they become messages and exit codes.
+//!
+//! Exit codes: 0 success, 1 the input has errors (diagnostics printed),
+//! 2 echolab itself failed (an I/O error, a bad flag).
+
+mod bench;
+mod check;
+mod format;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Bit-for-bit reproducible echo-chamber experiments.
+#[derive(Debug, Parser)]
+#[command(name = "echolab", version, about)]
+struct Arguments {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MessageFormat {
+    /// For people: the source line underlined, with hints.
+    Human,
+    /// For tools: one JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check experiment files and report every error and warning.
+    Check {
+        /// The `.echo` files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// How to print diagnostics.
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+    },
+    /// Format experiment files in the canonical layout, in place.
+    Fmt {
+        /// The `.echo` files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing; exit 1 if a file is not formatted.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Measure echolab's speed and print the figures side by side.
+    Bench {
+        /// Groups to run (all when none is named).
+        groups: Vec<String>,
+        /// List the groups and exit.
+        #[arg(long)]
+        list: bool,
+    },
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let arguments = Arguments::parse();
+    let result = match arguments.command {
+        Command::Check {
+            files,
+            message_format,
+        } => check::run(&files, message_format),
+        Command::Fmt { files, check } => format::run(&files, check),
+        Command::Bench { groups, list } => bench::run(&groups, list),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Whether to colour output written to standard error.
+pub(crate) fn color_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}

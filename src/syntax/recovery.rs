@@ -1,0 +1,196 @@
+//! Recovery after a syntax error: blank out the broken statement and go on.
+//!
+//! Blanking (every character but newlines replaced by a space) keeps every
+//! byte offset of the rest of the file, so later errors and the tree keep
+//! their true positions. A statement starts on a *statement line*: one whose
+//! first word is a statement keyword followed by what that keyword needs
+//! (`model small =`, `rl tuned {`, `sweep a.b =`); a field named `model`
+//! (`model = small`) is not one.
+
+/// Keywords that begin a definition: `keyword name =`.
+const DEFINITION_KEYWORDS: [&str; 3] = ["source", "mixture", "model"];
+/// Keywords that begin a block: `keyword [name] {`.
+const STAGE_KEYWORDS: [&str; 5] = ["pretrain", "rl", "eval", "report", "experiment"];
+
+/// Every keyword that can begin a statement, for "did you mean" hints.
+pub(super) const STATEMENT_KEYWORDS: [&str; 10] = [
+    "source",
+    "mixture",
+    "model",
+    "pretrain",
+    "rl",
+    "eval",
+    "report",
+    "experiment",
+    "sweep",
+    "use",
+];
+
+/// Blanks the statement around byte `offset` of `text`. Returns the new text
+/// and, if the blanked statement defined a name, that name; `None` when
+/// nothing could be blanked (the caller stops recovering).
+pub(super) fn blank_statement(text: &str, offset: usize) -> Option<(String, Option<String>)> {
+    let lines = line_ranges(text);
+    let depths = depths_at_line_starts(text, &lines);
+    let error_line = lines
+        .iter()
+        .position(|&(start, end)| offset >= start && offset <= end)
+        .unwrap_or(lines.len().saturating_sub(1));
+    let previous_statement = (0..=error_line)
+        .rev()
+        .find(|&line| is_statement_line(line_text(text, lines[line])));
+    let first = match previous_statement {
+        Some(line) if depths[line] != depths[error_line] => line,
+        _ => error_line,
+    };
+    let start_depth = depths[first];
+    let mut last = lines.len();
+    for line in first + 1..lines.len() {
+        let content = line_text(text, lines[line]).trim();
+        let closes_enclosing = content == "}" && depths[line] <= start_depth && start_depth > 0;
+        if (is_statement_line(content) && depths[line] <= start_depth) || closes_enclosing {
+            last = line;
+            break;
+        }
+    }
+    let blank_start = lines[first].0;
+    let blank_end = if last < lines.len() {
+        lines[last].0
+    } else {
+        text.len()
+    };
+    if blank_end <= blank_start || text[blank_start..blank_end].trim().is_empty() {
+        return None;
+    }
+    let name = defined_name(line_text(text, lines[first]));
+    let mut blanked = String::with_capacity(text.len());
+    blanked.push_str(&text[..blank_start]);
+    blanked.extend(text[blank_start..blank_end].chars().map(|c| {
+        if c == '\n' || c == '\r' {
+            c
+        } else {
+            ' '
+        }
+    }));
+    blanked.push_str(&text[blank_end..]);
+    Some((blanked, name))
+}
+
+/// `(start, end)` byte ranges of each line, without the newline.
+fn line_ranges(text: &str) -> Vec<(usize, usize)> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    for (index, c) in text.char_indices() {
+        if c == '\n' {
+            ranges.push((start, index));
+            start = index + 1;
+        }
+    }
+    ranges.push((start, text.len()));
+    ranges
+}
+
+fn line_text(text: &str, (start, end): (usize, usize)) -> &str {
+    &text[start..end]
+}
+
+/// The bracket depth at the start of each line, ignoring strings and comments.
+fn depths_at_line_starts(text: &str, lines: &[(usize, usize)]) -> Vec<i64> {
+    let mut depths = Vec::with_capacity(lines.len());
+    let mut depth: i64 = 0;
+    for &(start, end) in lines {
+        depths.push(depth);
+        let mut in_string = false;
+        let mut escaped = false;
+        for c in text[start..end].chars() {
+            if in_string {
+                match (escaped, c) {
+                    (true, _) => escaped = false,
+                    (false, '\\') => escaped = true,
+                    (false, '"') => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                '"' => in_string = true,
+                '#' => break,
+                '{' | '(' | '[' => depth += 1,
+                '}' | ')' | ']' => depth = (depth - 1).max(0),
+                _ => {}
+            }
+        }
+    }
+    depths
+}
+
+/// Whether a line begins a statement (see the module doc).
+fn is_statement_line(line: &str) -> bool {
+    let mut words = line.split_whitespace();
+    let Some(keyword) = words.next() else {
+        return false;
+    };
+    let rest = line.trim_start()[keyword.len()..].trim_start();
+    if keyword == "use" {
+        return rest.starts_with('"');
+    }
+    if keyword == "sweep" {
+        return rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    }
+    if DEFINITION_KEYWORDS.contains(&keyword) {
+        let name_length = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        return name_length > 0 && rest[name_length..].trim_start().starts_with('=');
+    }
+    if STAGE_KEYWORDS.contains(&keyword) {
+        return rest.starts_with('{')
+            || rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    }
+    false
+}
+
+/// The name a statement line defines, if any.
+fn defined_name(line: &str) -> Option<String> {
+    if !is_statement_line(line) {
+        return None;
+    }
+    let mut words = line.split_whitespace();
+    let keyword = words.next()?;
+    if keyword == "use" || keyword == "sweep" || keyword == "experiment" {
+        return None;
+    }
+    let rest = line.trim_start()[keyword.len()..].trim_start();
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_lines_are_told_from_fields() {
+        assert!(is_statement_line("  model small = gpt()"));
+        assert!(!is_statement_line("    model = small"));
+        assert!(is_statement_line("rl tuned {"));
+        assert!(is_statement_line("eval {"));
+        assert!(is_statement_line("sweep tuned.kl = [1]"));
+        assert!(!is_statement_line("seed = 3"));
+    }
+
+    #[test]
+    fn blanking_keeps_offsets_and_reports_the_name() {
+        let text =
+            "experiment e {\n  source a = synthetic(format = )\n  source b = synthetic()\n}\n";
+        let offset = text.find("= )").unwrap() + 2;
+        let (blanked, name) = blank_statement(text, offset).unwrap();
+        assert_eq!(blanked.len(), text.len());
+        assert_eq!(name.as_deref(), Some("a"));
+        assert!(blanked.contains("source b"));
+        assert!(!blanked.contains("source a"));
+    }
+}
