@@ -5,6 +5,7 @@
 //! of `(name, value, unit)` with the target it is held to, and the command
 //! prints every row of every selected group as one table.
 
+pub mod language;
 mod report;
 mod timing;
 
@@ -24,5 +25,9 @@ pub struct Group {
 
 /// Every benchmark group echolab has, in the order they run.
 pub fn groups() -> Vec<Group> {
-    Vec::new()
+    vec![Group {
+        name: "language",
+        about: "parse, check and format a 1,000-line experiment; expand a 100-point sweep",
+        run: language::run,
+    }]
 }

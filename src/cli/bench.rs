@@ -13,7 +13,7 @@ pub(super) fn run(selected: &[String], list: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     for name in selected {
-        if !all.iter().any(|group| &group.name == name) {
+        if !all.iter().any(|group| group.name == name) {
             let names: Vec<&str> = all.iter().map(|group| group.name).collect();
             anyhow::bail!(
                 "unknown benchmark group `{name}`; the groups are {}",

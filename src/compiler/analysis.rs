@@ -219,7 +219,13 @@ pub(super) fn analyse(
     if context.warn_unused && !has_errors {
         for statement in statements {
             if let Statement::Definition(definition) = statement {
-                if !checker.used.contains(&definition.name.text) && context.broken.is_empty() {
+                // Definitions shared through `use` serve many experiments;
+                // only the main file's own are expected to be used.
+                let in_main_file = definition.name.span.file == crate::diagnostic::FileId(0);
+                if in_main_file
+                    && !checker.used.contains(&definition.name.text)
+                    && context.broken.is_empty()
+                {
                     checker.diagnostics.push(
                         Diagnostic::warning(
                             definition.name.span,
@@ -358,11 +364,11 @@ fn derive_pretrain(
     };
     let mut ok = true;
     for term in &terms {
-        let has_format = definitions
+        // A source that failed its own check was reported already.
+        let lacks_format = definitions
             .get(&term.source)
-            .and_then(|definition| definition.value.get("format"))
-            .is_some();
-        if !has_format {
+            .is_some_and(|definition| definition.value.get("format").is_none());
+        if lacks_format {
             checker.diagnostics.push(
                 Diagnostic::error(
                     field_span(stage, "data"),

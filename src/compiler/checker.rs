@@ -291,6 +291,13 @@ impl Checker<'_> {
             self.mismatch(expression, &Type::Integer { minimum, maximum }, field);
             return None;
         };
+        if quantity.value.fract() == 0.0 && !quantity.percent && !whole(quantity.value, false) {
+            self.error(
+                expression.span,
+                format!("the number `{}` is too large for `{field}`", quantity.text),
+            );
+            return None;
+        }
         if !whole(quantity.value, quantity.percent) {
             self.error(
                 expression.span,

@@ -17,6 +17,7 @@ mod checker;
 mod describe;
 mod experiment;
 mod loader;
+mod reference;
 pub mod schema;
 mod sweep;
 mod value;
@@ -25,6 +26,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 pub use experiment::{CheckedExperiment, Definition, Experiment, SweepPoint};
+pub use reference::markdown as reference_markdown;
 pub use schema::NameKind;
 pub use value::{format_number, MixtureTerm, StepCount, Value};
 

@@ -252,7 +252,7 @@ fn apply(
                         )),
                     ));
                 };
-                let Some(field_schema) = schema.iter().find(|field| &field.name == field_name)
+                let Some(field_schema) = schema.iter().find(|field| field.name == field_name)
                 else {
                     let names: Vec<&str> = schema.iter().map(|field| field.name).collect();
                     return Err((

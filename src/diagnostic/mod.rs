@@ -5,6 +5,10 @@
 //! Only the outermost layer renders them: as text with the source line
 //! underlined (codespan-reporting) or as one JSON object per line for tools.
 
+#[expect(
+    clippy::module_inception,
+    reason = "one concept per file, named after its type: `Diagnostic`"
+)]
 mod diagnostic;
 mod render;
 mod source_map;

@@ -58,15 +58,23 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
                     InputLocation::Pos(offset) => offset,
                     InputLocation::Span((start, _)) => start,
                 };
-                diagnostics.push(syntax_error(&working, offset, &error.variant, file));
+                // An error at the end of the file after an earlier error is
+                // almost always that error's echo (an unbalanced bracket).
+                let at_end = working[offset.min(working.len())..].trim().is_empty();
+                if !at_end || diagnostics.is_empty() {
+                    diagnostics.push(syntax_error(&working, offset, &error.variant, file));
+                }
                 let blanked = if diagnostics.len() < MAXIMUM_SYNTAX_ERRORS {
                     recovery::blank_statement(&working, offset)
                 } else {
                     None
                 };
                 match blanked {
-                    Some((next, name)) => {
+                    Some((next, name, hint)) => {
                         broken_names.extend(name);
+                        if let (Some(hint), Some(last)) = (hint, diagnostics.last_mut()) {
+                            last.hints.push(hint);
+                        }
                         working = next;
                     }
                     None => {
@@ -87,7 +95,7 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
 /// not exactly one valid value.
 pub fn parse_value(text: &str, file: FileId) -> Option<Expression> {
     let mut pairs = EchoParser::parse(Rule::standalone_value, text).ok()?;
-    let value = pairs.next()?.into_inner().next()?;
+    let value = pairs.next()?.into_inner().find(is_content)?;
     let mut builder = Builder::new(text, file);
     let expression = build_value(value, &mut builder)?;
     builder.diagnostics.is_empty().then_some(expression)
@@ -129,6 +137,9 @@ fn hint_for(text: &str, offset: usize) -> Option<String> {
     let before = text[..offset.min(text.len())].trim_end();
     if rest.starts_with(':') {
         return Some("fields are written `name = value`, with `=`".to_string());
+    }
+    if rest.starts_with('"') && !rest[1..].lines().next().unwrap_or("").contains('"') {
+        return Some("this string has no closing `\"` on its line".to_string());
     }
     if rest.starts_with('\'') {
         return Some("strings are written in double quotes: `\"...\"`".to_string());
@@ -234,7 +245,40 @@ pub(super) fn rule_description(rule: Rule) -> &'static str {
         Rule::name | Rule::identifier_tail => "a name",
         Rule::WHITESPACE | Rule::COMMENT => "a space",
         Rule::standalone_value => "a value",
+        Rule::use_keyword => "`use`",
+        Rule::experiment_keyword => "`experiment`",
+        Rule::equals => "`=`",
+        Rule::plus => "`+`",
+        Rule::times => "`*`",
+        Rule::comma => "`,`",
+        Rule::open_brace => "`{`",
+        Rule::close_brace => "`}`",
+        Rule::open_parenthesis => "`(`",
+        Rule::close_parenthesis => "`)`",
+        Rule::open_bracket => "`[`",
+        Rule::close_bracket => "`]`",
     }
+}
+
+/// Whether a pair is content rather than punctuation or a keyword.
+fn is_content(pair: &Pair<Rule>) -> bool {
+    !matches!(
+        pair.as_rule(),
+        Rule::equals
+            | Rule::plus
+            | Rule::times
+            | Rule::comma
+            | Rule::open_brace
+            | Rule::close_brace
+            | Rule::open_parenthesis
+            | Rule::close_parenthesis
+            | Rule::open_bracket
+            | Rule::close_bracket
+            | Rule::use_keyword
+            | Rule::experiment_keyword
+            | Rule::sweep_keyword
+            | Rule::zip_keyword
+    )
 }
 
 /// Builds tree nodes from pest pairs, with spans that end at the node's last
@@ -284,11 +328,11 @@ impl Builder {
 
 fn build_file(pair: Pair<Rule>, builder: &mut Builder) -> SourceFile {
     let mut items = Vec::new();
-    for item in pair.into_inner() {
+    for item in pair.into_inner().filter(is_content) {
         match item.as_rule() {
             Rule::use_item => {
                 let span = builder.span(&item);
-                if let Some(string) = item.into_inner().next() {
+                if let Some(string) = item.into_inner().find(is_content) {
                     let path_span = builder.span(&string);
                     let path = string_value(string);
                     items.push(Item::Use(Use {
@@ -300,7 +344,7 @@ fn build_file(pair: Pair<Rule>, builder: &mut Builder) -> SourceFile {
             }
             Rule::experiment => {
                 let span = builder.span(&item);
-                let mut inner = item.into_inner();
+                let mut inner = item.into_inner().filter(is_content);
                 let Some(name) = inner.next() else { continue };
                 let statements = inner
                     .filter_map(|statement| build_statement(statement, builder))
@@ -326,7 +370,7 @@ fn build_statement(pair: Pair<Rule>, builder: &mut Builder) -> Option<Statement>
     let span = builder.span(&pair);
     match pair.as_rule() {
         Rule::definition => {
-            let mut inner = pair.into_inner();
+            let mut inner = pair.into_inner().filter(is_content);
             let kind = match inner.next()?.as_str() {
                 "source" => DefinitionKind::Source,
                 "mixture" => DefinitionKind::Mixture,
@@ -342,7 +386,7 @@ fn build_statement(pair: Pair<Rule>, builder: &mut Builder) -> Option<Statement>
             }))
         }
         Rule::stage => {
-            let mut inner = pair.into_inner();
+            let mut inner = pair.into_inner().filter(is_content);
             let keyword = inner.next()?;
             let keyword_span = builder.span(&keyword);
             let kind = match keyword.as_str() {
@@ -359,6 +403,7 @@ fn build_statement(pair: Pair<Rule>, builder: &mut Builder) -> Option<Statement>
                     Rule::block => {
                         fields = part
                             .into_inner()
+                            .filter(is_content)
                             .filter_map(|field| build_field(field, builder))
                             .collect();
                     }
@@ -376,11 +421,13 @@ fn build_statement(pair: Pair<Rule>, builder: &mut Builder) -> Option<Statement>
         Rule::sweep => {
             let body = pair
                 .into_inner()
+                .filter(is_content)
                 .find(|part| part.as_rule() != Rule::sweep_keyword)?;
             let (zipped, axes) = match body.as_rule() {
                 Rule::sweep_zip => (
                     true,
                     body.into_inner()
+                        .filter(is_content)
                         .filter(|part| part.as_rule() == Rule::sweep_axis)
                         .filter_map(|axis| build_axis(axis, builder))
                         .collect(),
@@ -396,17 +443,19 @@ fn build_statement(pair: Pair<Rule>, builder: &mut Builder) -> Option<Statement>
 
 fn build_axis(pair: Pair<Rule>, builder: &mut Builder) -> Option<SweepAxis> {
     let span = builder.span(&pair);
-    let mut inner = pair.into_inner();
+    let mut inner = pair.into_inner().filter(is_content);
     let path_pair = inner.next()?;
     let path_span = builder.span(&path_pair);
     let path = path_pair
         .into_inner()
+        .filter(is_content)
         .map(|name| builder.identifier(name))
         .collect();
     let list = inner.next()?;
     let list_span = builder.span(&list);
     let values = list
         .into_inner()
+        .filter(is_content)
         .filter_map(|value| build_value(value, builder))
         .collect();
     Some(SweepAxis {
@@ -420,7 +469,7 @@ fn build_axis(pair: Pair<Rule>, builder: &mut Builder) -> Option<SweepAxis> {
 
 fn build_field(pair: Pair<Rule>, builder: &mut Builder) -> Option<Field> {
     let span = builder.span(&pair);
-    let mut inner = pair.into_inner();
+    let mut inner = pair.into_inner().filter(is_content);
     let name = builder.identifier(inner.next()?);
     let value = build_value(inner.next()?, builder)?;
     Some(Field { name, value, span })
@@ -431,6 +480,7 @@ fn build_value(pair: Pair<Rule>, builder: &mut Builder) -> Option<Expression> {
     let span = builder.span(&pair);
     let mut terms: Vec<Expression> = pair
         .into_inner()
+        .filter(is_content)
         .filter_map(|product| build_product(product, builder))
         .collect();
     if terms.len() == 1 {
@@ -446,6 +496,7 @@ fn build_product(pair: Pair<Rule>, builder: &mut Builder) -> Option<Expression> 
     let span = builder.span(&pair);
     let mut factors: Vec<Expression> = pair
         .into_inner()
+        .filter(is_content)
         .filter_map(|atom| build_atom(atom, builder))
         .collect();
     match factors.len() {
@@ -477,24 +528,25 @@ fn build_atom(pair: Pair<Rule>, builder: &mut Builder) -> Option<Expression> {
             }
         },
         Rule::range => {
-            let mut inner = pair.into_inner();
+            let mut inner = pair.into_inner().filter(is_content);
             let start = whole_number(inner.next()?, builder)?;
             let end = whole_number(inner.next()?, builder)?;
             ExpressionKind::Range(start, end)
         }
         Rule::metric => {
-            let mut inner = pair.into_inner();
+            let mut inner = pair.into_inner().filter(is_content);
             let name = builder.identifier(inner.next()?);
             let k = whole_number(inner.next()?, builder)?;
             ExpressionKind::Metric(name, k)
         }
         Rule::path => ExpressionKind::Path(
             pair.into_inner()
+                .filter(is_content)
                 .map(|name| builder.identifier(name))
                 .collect(),
         ),
         Rule::call => {
-            let mut inner = pair.into_inner();
+            let mut inner = pair.into_inner().filter(is_content);
             let name = builder.identifier(inner.next()?);
             let arguments = inner
                 .filter_map(|argument| build_argument(argument, builder))
@@ -503,11 +555,13 @@ fn build_atom(pair: Pair<Rule>, builder: &mut Builder) -> Option<Expression> {
         }
         Rule::list => ExpressionKind::List(
             pair.into_inner()
+                .filter(is_content)
                 .filter_map(|value| build_value(value, builder))
                 .collect(),
         ),
         Rule::tuple => ExpressionKind::Tuple(
             pair.into_inner()
+                .filter(is_content)
                 .filter_map(|value| build_value(value, builder))
                 .collect(),
         ),
@@ -518,10 +572,10 @@ fn build_atom(pair: Pair<Rule>, builder: &mut Builder) -> Option<Expression> {
 
 fn build_argument(pair: Pair<Rule>, builder: &mut Builder) -> Option<Argument> {
     let span = builder.span(&pair);
-    let inner = pair.into_inner().next()?;
+    let inner = pair.into_inner().find(is_content)?;
     match inner.as_rule() {
         Rule::named_argument => {
-            let mut parts = inner.into_inner();
+            let mut parts = inner.into_inner().filter(is_content);
             let name = builder.identifier(parts.next()?);
             let value = build_value(parts.next()?, builder)?;
             Some(Argument {
@@ -556,7 +610,7 @@ fn whole_number(pair: Pair<Rule>, builder: &mut Builder) -> Option<i64> {
 fn string_value(pair: Pair<Rule>) -> String {
     let raw = pair
         .into_inner()
-        .next()
+        .find(is_content)
         .map_or("", |content| content.as_str());
     let mut value = String::with_capacity(raw.len());
     let mut characters = raw.chars();

@@ -26,19 +26,45 @@ pub(super) const STATEMENT_KEYWORDS: [&str; 10] = [
     "use",
 ];
 
-/// Blanks the statement around byte `offset` of `text`. Returns the new text
-/// and, if the blanked statement defined a name, that name; `None` when
-/// nothing could be blanked (the caller stops recovering).
-pub(super) fn blank_statement(text: &str, offset: usize) -> Option<(String, Option<String>)> {
+/// Blanks the statement around byte `offset` of `text`. Returns the new text,
+/// the name the blanked statement defined (if any), and a hint for the error
+/// that caused the blanking; `None` when nothing could be blanked (the caller
+/// stops recovering).
+pub(super) fn blank_statement(
+    text: &str,
+    offset: usize,
+) -> Option<(String, Option<String>, Option<String>)> {
     let lines = line_ranges(text);
     let depths = depths_at_line_starts(text, &lines);
     let error_line = lines
         .iter()
         .position(|&(start, end)| offset >= start && offset <= end)
         .unwrap_or(lines.len().saturating_sub(1));
-    let previous_statement = (0..=error_line)
-        .rev()
-        .find(|&line| is_statement_line(line_text(text, lines[line])));
+    // A statement line deeper than the statement before it means that
+    // statement was never closed: blank it, which removes its open bracket.
+    if is_statement_line(line_text(text, lines[error_line])) {
+        let before = (0..error_line)
+            .rev()
+            .find(|&line| is_statement_line(line_text(text, lines[line])));
+        if let Some(before) = before {
+            if depths[error_line] > depths[before] {
+                let name = defined_name(line_text(text, lines[before]));
+                let hint = format!(
+                    "the statement on line {} may be missing a closing bracket",
+                    before + 1
+                );
+                return blank(text, lines[before].0, lines[error_line].0)
+                    .map(|blanked| (blanked, name, Some(hint)));
+            }
+        }
+    }
+    // The experiment block encloses everything: it is the broken statement
+    // only when the error is on its own line.
+    let previous_statement = (0..=error_line).rev().find(|&line| {
+        let content = line_text(text, lines[line]);
+        is_statement_line(content)
+            && (line == error_line || content.split_whitespace().next() != Some("experiment"))
+    });
     let first = match previous_statement {
         Some(line) if depths[line] != depths[error_line] => line,
         _ => error_line,
@@ -53,27 +79,29 @@ pub(super) fn blank_statement(text: &str, offset: usize) -> Option<(String, Opti
             break;
         }
     }
-    let blank_start = lines[first].0;
     let blank_end = if last < lines.len() {
         lines[last].0
     } else {
         text.len()
     };
-    if blank_end <= blank_start || text[blank_start..blank_end].trim().is_empty() {
+    let name = defined_name(line_text(text, lines[first]));
+    blank(text, lines[first].0, blank_end).map(|blanked| (blanked, name, None))
+}
+
+/// `text` with `start..end` blanked; `None` if there is nothing to blank.
+fn blank(text: &str, start: usize, end: usize) -> Option<String> {
+    if end <= start || text[start..end].trim().is_empty() {
         return None;
     }
-    let name = defined_name(line_text(text, lines[first]));
     let mut blanked = String::with_capacity(text.len());
-    blanked.push_str(&text[..blank_start]);
-    blanked.extend(text[blank_start..blank_end].chars().map(|c| {
-        if c == '\n' || c == '\r' {
-            c
-        } else {
-            ' '
-        }
-    }));
-    blanked.push_str(&text[blank_end..]);
-    Some((blanked, name))
+    blanked.push_str(&text[..start]);
+    blanked.extend(
+        text[start..end]
+            .chars()
+            .map(|c| if c == '\n' || c == '\r' { c } else { ' ' }),
+    );
+    blanked.push_str(&text[end..]);
+    Some(blanked)
 }
 
 /// `(start, end)` byte ranges of each line, without the newline.
@@ -152,7 +180,10 @@ fn is_statement_line(line: &str) -> bool {
 
 /// The name a statement line defines, if any.
 fn defined_name(line: &str) -> Option<String> {
-    if !is_statement_line(line) {
+    let words: Vec<&str> = line.split_whitespace().take(3).collect();
+    let looks_like_definition =
+        words.len() == 3 && (words[2].starts_with('=') || words[2].starts_with('{'));
+    if !is_statement_line(line) && !looks_like_definition {
         return None;
     }
     let mut words = line.split_whitespace();
@@ -187,7 +218,7 @@ mod tests {
         let text =
             "experiment e {\n  source a = synthetic(format = )\n  source b = synthetic()\n}\n";
         let offset = text.find("= )").unwrap() + 2;
-        let (blanked, name) = blank_statement(text, offset).unwrap();
+        let (blanked, name, _) = blank_statement(text, offset).unwrap();
         assert_eq!(blanked.len(), text.len());
         assert_eq!(name.as_deref(), Some("a"));
         assert!(blanked.contains("source b"));
