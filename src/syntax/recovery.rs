@@ -43,9 +43,10 @@ pub(super) fn blank_statement(
     // A statement line deeper than the statement before it means that
     // statement was never closed: blank it, which removes its open bracket.
     if is_statement_line(line_text(text, lines[error_line])) {
-        let before = (0..error_line)
-            .rev()
-            .find(|&line| is_statement_line(line_text(text, lines[line])));
+        let before = (0..error_line).rev().find(|&line| {
+            let content = line_text(text, lines[line]);
+            is_statement_line(content) && content.split_whitespace().next() != Some("experiment")
+        });
         if let Some(before) = before {
             if depths[error_line] > depths[before] {
                 let name = defined_name(line_text(text, lines[before]));
