@@ -3,7 +3,9 @@
 use std::fs;
 
 use echolab::data::jsonl::{self, FieldMapping};
-use echolab::data::{read_shard, write_shard, Format, Level, Split, Statistics, SyntheticSource, Tokenizer};
+use echolab::data::{
+    read_shard, write_shard, Format, Level, Split, Statistics, SyntheticSource, Tokenizer,
+};
 
 #[test]
 fn shards_round_trip_and_statistics_count_each_source() {
@@ -28,7 +30,10 @@ fn shards_round_trip_and_statistics_count_each_source() {
     assert_eq!(code.documents, 50);
     assert_eq!(code.per_format["code"], 50);
     assert_eq!(code.unconvertible, 3);
-    let noisy = documents.iter().filter(|document| document.source == "synthetic_code" && document.noisy).count();
+    let noisy = documents
+        .iter()
+        .filter(|document| document.source == "synthetic_code" && document.noisy)
+        .count();
     assert_eq!(code.noisy, noisy);
     let longest = documents
         .iter()
@@ -48,7 +53,10 @@ fn a_malformed_shard_line_is_reported_with_file_and_line() {
     let line = serde_json::to_string(&good[0]).unwrap();
     fs::write(&path, format!("{line}\n{line}\n{{\"source\": 1}}\n")).unwrap();
     let message = read_shard(&path).unwrap_err().to_string();
-    assert!(message.contains("broken.jsonl") && message.contains("line 3"), "{message}");
+    assert!(
+        message.contains("broken.jsonl") && message.contains("line 3"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -72,15 +80,28 @@ fn jsonl_sources_map_fields_and_name_the_line_of_an_error() {
     assert_eq!(documents[0].format, Some(Format::Prose));
     assert!(documents[0].text().starts_with("What is 2+2?\n\n2 + 2 = 4"));
 
-    fs::write(&path, "{\"q\": \"x\", \"a\": 1, \"s\": \"y\"}\n{\"q\": \"x\", \"s\": \"y\"}\n").unwrap();
+    fs::write(
+        &path,
+        "{\"q\": \"x\", \"a\": 1, \"s\": \"y\"}\n{\"q\": \"x\", \"s\": \"y\"}\n",
+    )
+    .unwrap();
     let message = jsonl::load(&path, &mapping).unwrap_err().to_string();
-    assert!(message.contains("mine.jsonl") && message.contains("line 2") && message.contains("`a`"), "{message}");
+    assert!(
+        message.contains("mine.jsonl") && message.contains("line 2") && message.contains("`a`"),
+        "{message}"
+    );
 
     fs::write(&path, "{\"q\": \"x\", \"a\": 1, \"s\": \"y\"}\nnot json\n").unwrap();
     let message = jsonl::load(&path, &mapping).unwrap_err().to_string();
-    assert!(message.contains("line 2") && message.contains("invalid json"), "{message}");
+    assert!(
+        message.contains("line 2") && message.contains("invalid json"),
+        "{message}"
+    );
 
     fs::write(&path, "{\"q\": \"x\", \"a\": \"none\", \"s\": \"y\"}\n").unwrap();
     let message = jsonl::load(&path, &mapping).unwrap_err().to_string();
-    assert!(message.contains("line 1") && message.contains("no numeric answer"), "{message}");
+    assert!(
+        message.contains("line 1") && message.contains("no numeric answer"),
+        "{message}"
+    );
 }

@@ -17,10 +17,21 @@ fn same_seed_gives_the_same_documents_and_different_seeds_differ() {
     let again = source(11, Some(Format::Prose), 200).generate().unwrap();
     let other = source(12, Some(Format::Prose), 200).generate().unwrap();
     assert_eq!(first, again);
-    let differing = first.iter().zip(&other).filter(|(a, b)| a.question != b.question).count();
+    let differing = first
+        .iter()
+        .zip(&other)
+        .filter(|(a, b)| a.question != b.question)
+        .count();
     assert!(differing > 190, "only {differing} of 200 questions differ");
-    let distinct: BTreeSet<&str> = first.iter().map(|document| document.question.as_str()).collect();
-    assert!(distinct.len() > 190, "only {} distinct questions", distinct.len());
+    let distinct: BTreeSet<&str> = first
+        .iter()
+        .map(|document| document.question.as_str())
+        .collect();
+    assert!(
+        distinct.len() > 190,
+        "only {} distinct questions",
+        distinct.len()
+    );
 }
 
 #[test]
@@ -30,11 +41,17 @@ fn train_and_test_questions_never_overlap() {
     let mut test = train.clone();
     test.split = Split::Test;
     test.problems = 600;
-    let train_questions: BTreeSet<String> =
-        train.generate().unwrap().into_iter().map(|document| document.question).collect();
+    let train_questions: BTreeSet<String> = train
+        .generate()
+        .unwrap()
+        .into_iter()
+        .map(|document| document.question)
+        .collect();
     let test_documents = test.generate().unwrap();
     assert_eq!(test_documents.len(), 600);
-    assert!(test_documents.iter().all(|document| document.split == Split::Test));
+    assert!(test_documents
+        .iter()
+        .all(|document| document.split == Split::Test));
     let overlap = test_documents
         .iter()
         .filter(|document| train_questions.contains(&document.question))
@@ -61,7 +78,9 @@ fn every_difficulty_gives_that_many_steps_and_whole_answers() {
             let problem = config.problem(index);
             assert_eq!(problem.steps.len(), steps, "{}", problem.question);
             let values = problem.step_values().unwrap();
-            assert!(values.iter().all(|value| value.is_whole() && *value >= Number::whole(0)));
+            assert!(values
+                .iter()
+                .all(|value| value.is_whole() && *value >= Number::whole(0)));
             assert_eq!(values.last().copied(), Some(problem.reference));
             assert!(problem.question.ends_with('?'));
         }
@@ -92,12 +111,15 @@ fn renders_carry_their_format_markers_and_the_answer() {
                 Format::Code => {
                     assert!(has_def && !has_block);
                     assert!(solution.starts_with("def simple_math_problem() -> int:\n"));
-                    assert!(solution.ends_with("    result = ") || solution.contains("\n    result = "));
+                    assert!(
+                        solution.ends_with("    result = ") || solution.contains("\n    result = ")
+                    );
                     assert!(solution.ends_with("\n    return result"));
                 }
                 Format::CodeText => {
                     assert!(has_block && !has_def);
-                    assert!(solution.starts_with("Let's solve this problem using Python code.\n<llm-code>\n"));
+                    assert!(solution
+                        .starts_with("Let's solve this problem using Python code.\n<llm-code>\n"));
                     let boxed = format!("<llm-code-output>\n{}\n</llm-code-output>\nThus, the answer is \\boxed{{{}}}.", document.answer, document.answer);
                     assert!(solution.ends_with(&boxed), "{solution}");
                 }
@@ -107,7 +129,10 @@ fn renders_carry_their_format_markers_and_the_answer() {
                     assert!(solution.contains(" = "));
                 }
             }
-            assert_eq!(document.text(), format!("{}\n\n{}", document.question, solution));
+            assert_eq!(
+                document.text(),
+                format!("{}\n\n{}", document.question, solution)
+            );
             assert!(!document.noisy);
         }
     }
@@ -116,7 +141,9 @@ fn renders_carry_their_format_markers_and_the_answer() {
 #[test]
 fn questions_only_sources_have_no_solution() {
     let documents = source(2, None, 20).generate().unwrap();
-    assert!(documents.iter().all(|document| document.solution.is_none() && document.format.is_none()));
+    assert!(documents
+        .iter()
+        .all(|document| document.solution.is_none() && document.format.is_none()));
     assert_eq!(documents[0].text(), documents[0].question);
 }
 
@@ -127,7 +154,10 @@ fn noisy_solutions_reach_a_different_answer_at_the_configured_rate() {
         config.noise = 0.3;
         let documents = config.generate().unwrap();
         let noisy = documents.iter().filter(|document| document.noisy).count();
-        assert!((240..=360).contains(&noisy), "{format}: {noisy} noisy of 1000");
+        assert!(
+            (240..=360).contains(&noisy),
+            "{format}: {noisy} noisy of 1000"
+        );
         for document in documents.iter().filter(|document| document.noisy) {
             let solution = document.solution.as_deref().unwrap();
             let boxed_reference = format!("\\boxed{{{}}}", document.answer);
@@ -161,11 +191,23 @@ fn invalid_configurations_are_refused_with_the_field_named() {
     let mut config = source(1, None, 5);
     config.split = Split::Test;
     config.test_fraction = 0.0;
-    assert!(config.generate().unwrap_err().to_string().contains("`test_fraction`"));
+    assert!(config
+        .generate()
+        .unwrap_err()
+        .to_string()
+        .contains("`test_fraction`"));
     let mut config = source(1, None, 5);
     config.difficulty = 0..=2;
-    assert!(config.generate().unwrap_err().to_string().contains("`difficulty`"));
+    assert!(config
+        .generate()
+        .unwrap_err()
+        .to_string()
+        .contains("`difficulty`"));
     let mut config = source(1, None, 5);
     config.noise = 1.5;
-    assert!(config.generate().unwrap_err().to_string().contains("`noise`"));
+    assert!(config
+        .generate()
+        .unwrap_err()
+        .to_string()
+        .contains("`noise`"));
 }

@@ -4,13 +4,22 @@
 use echolab::data::{Format, Level, SyntheticSource, Tokenizer};
 use proptest::prelude::*;
 
+/// One vocabulary shared by the property cases (training it per case is slow).
+static TRAINED: std::sync::OnceLock<Tokenizer> = std::sync::OnceLock::new();
+
 fn texts(seed: u64) -> Vec<String> {
     let mut all = Vec::new();
     for format in Format::ALL {
         let mut source = SyntheticSource::new(seed, Some(format), 100);
         source.difficulty = 1..=6;
         source.noise = 0.2;
-        all.extend(source.generate().unwrap().iter().map(|document| document.text()));
+        all.extend(
+            source
+                .generate()
+                .unwrap()
+                .iter()
+                .map(|document| document.text()),
+        );
     }
     all
 }
@@ -24,10 +33,22 @@ fn word_level_is_compact_and_spells_digits_one_by_one() {
     let text = "Liam has 125 marbles.";
     let ids = tokenizer.encode(text);
     let pieces: Vec<String> = ids.iter().map(|id| tokenizer.token_text(*id)).collect();
-    assert_eq!(pieces, vec!["Liam", " has", " 1", "2", "5", " marbles", "."]);
-    let word_total: usize = training.iter().map(|text| tokenizer.encode(text).len()).sum();
-    let character_total: usize = training.iter().map(|text| characters.encode(text).len()).sum();
-    assert!(character_total > 2 * word_total, "{character_total} vs {word_total}");
+    assert_eq!(
+        pieces,
+        vec!["Liam", " has", " 1", "2", "5", " marbles", "."]
+    );
+    let word_total: usize = training
+        .iter()
+        .map(|text| tokenizer.encode(text).len())
+        .sum();
+    let character_total: usize = training
+        .iter()
+        .map(|text| characters.encode(text).len())
+        .sum();
+    assert!(
+        character_total > 2 * word_total,
+        "{character_total} vs {word_total}"
+    );
     let document = tokenizer.encode_document(text);
     assert_eq!(document.last(), Some(&tokenizer.eos_id()));
     assert_eq!(tokenizer.decode(&document), text);
@@ -44,9 +65,12 @@ fn training_is_deterministic_and_the_json_artifact_reloads() {
         assert_eq!(reloaded, tokenizer);
         assert_eq!(reloaded.to_json(), json);
     }
-    let error = Tokenizer::from_json("{\"version\": 9, \"level\": \"word\", \"pieces\": []}").unwrap_err();
+    let error =
+        Tokenizer::from_json("{\"version\": 9, \"level\": \"word\", \"pieces\": []}").unwrap_err();
     assert!(error.to_string().contains("version 9"));
-    let error = Tokenizer::from_json("{\"version\": 1, \"level\": \"word\", \"pieces\": [\"a\", \"a\"]}").unwrap_err();
+    let error =
+        Tokenizer::from_json("{\"version\": 1, \"level\": \"word\", \"pieces\": [\"a\", \"a\"]}")
+            .unwrap_err();
     assert!(error.to_string().contains("`a`"));
 }
 
@@ -80,7 +104,7 @@ proptest! {
         source.difficulty = 1..=6;
         source.noise = 0.5;
         let text = source.document(index).map(|document| document.text()).unwrap_or_default();
-        let tokenizer = Tokenizer::train(Level::Word, &texts(5));
+        let tokenizer = TRAINED.get_or_init(|| Tokenizer::train(Level::Word, &texts(5)));
         prop_assert_eq!(tokenizer.decode(&tokenizer.encode(&text)), text);
     }
 }

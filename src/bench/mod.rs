@@ -5,6 +5,7 @@
 //! of `(name, value, unit)` with the target it is held to, and the command
 //! prints every row of every selected group as one table.
 
+mod data;
 mod report;
 mod timing;
 
@@ -24,5 +25,9 @@ pub struct Group {
 
 /// Every benchmark group echolab has, in the order they run.
 pub fn groups() -> Vec<Group> {
-    Vec::new()
+    vec![Group {
+        name: "data",
+        about: "generate and tokenise 100,000 synthetic problems; word vs character lengths",
+        run: data::run,
+    }]
 }

@@ -50,7 +50,10 @@ impl Expression {
                 operation,
                 left,
                 right,
-            } => operation.apply(left.evaluate(givens, steps)?, right.evaluate(givens, steps)?),
+            } => operation.apply(
+                left.evaluate(givens, steps)?,
+                right.evaluate(givens, steps)?,
+            ),
         }
     }
 
@@ -58,7 +61,11 @@ impl Expression {
     /// step, and with the parentheses the precedence rules need. A right
     /// operand of equal precedence is always parenthesised, so that the
     /// order of evaluation (and any floating point rounding) is the tree's.
-    pub fn render(&self, leaf: &dyn Fn(&Expression) -> String, symbol: fn(Operation) -> &'static str) -> String {
+    pub fn render(
+        &self,
+        leaf: &dyn Fn(&Expression) -> String,
+        symbol: fn(Operation) -> &'static str,
+    ) -> String {
         match self {
             Expression::Binary {
                 operation,
@@ -68,14 +75,18 @@ impl Expression {
                 let precedence = operation.precedence();
                 let left_text = left.render(leaf, symbol);
                 let left_text = match left.as_ref() {
-                    Expression::Binary { operation: inner, .. } if inner.precedence() < precedence => {
+                    Expression::Binary {
+                        operation: inner, ..
+                    } if inner.precedence() < precedence => {
                         format!("({left_text})")
                     }
                     _ => left_text,
                 };
                 let right_text = right.render(leaf, symbol);
                 let right_text = match right.as_ref() {
-                    Expression::Binary { operation: inner, .. } if inner.precedence() <= precedence => {
+                    Expression::Binary {
+                        operation: inner, ..
+                    } if inner.precedence() <= precedence => {
                         format!("({right_text})")
                     }
                     _ => right_text,
@@ -109,7 +120,12 @@ impl Expression {
         self.replace_operation(position, replacement, &mut counter)
     }
 
-    fn replace_operation(&self, position: usize, replacement: Operation, counter: &mut usize) -> Expression {
+    fn replace_operation(
+        &self,
+        position: usize,
+        replacement: Operation,
+        counter: &mut usize,
+    ) -> Expression {
         match self {
             Expression::Binary {
                 operation,
@@ -118,7 +134,11 @@ impl Expression {
             } => {
                 let here = *counter;
                 *counter += 1;
-                let operation = if here == position { replacement } else { *operation };
+                let operation = if here == position {
+                    replacement
+                } else {
+                    *operation
+                };
                 let left = left.replace_operation(position, replacement, counter);
                 let right = right.replace_operation(position, replacement, counter);
                 Expression::binary(operation, left, right)
@@ -146,7 +166,12 @@ impl Expression {
         self.replace_reference(position, replacement, &mut counter)
     }
 
-    fn replace_reference(&self, position: usize, replacement: &Expression, counter: &mut usize) -> Expression {
+    fn replace_reference(
+        &self,
+        position: usize,
+        replacement: &Expression,
+        counter: &mut usize,
+    ) -> Expression {
         match self {
             Expression::Given(_) | Expression::Step(_) => {
                 let here = *counter;
@@ -187,9 +212,15 @@ mod tests {
         };
         let sum = Expression::binary(Operation::Add, number(1), number(2));
         let product = Expression::binary(Operation::Multiply, sum.clone(), number(3));
-        assert_eq!(product.render(&leaf, Operation::python_symbol), "(1 + 2) * 3");
+        assert_eq!(
+            product.render(&leaf, Operation::python_symbol),
+            "(1 + 2) * 3"
+        );
         let difference = Expression::binary(Operation::Subtract, number(9), sum.clone());
-        assert_eq!(difference.render(&leaf, Operation::python_symbol), "9 - (1 + 2)");
+        assert_eq!(
+            difference.render(&leaf, Operation::python_symbol),
+            "9 - (1 + 2)"
+        );
         let chained = Expression::binary(Operation::Add, sum, number(4));
         assert_eq!(chained.render(&leaf, Operation::python_symbol), "1 + 2 + 4");
         assert_eq!(chained.evaluate(&[], &[]), Some(Number::whole(7)));

@@ -21,7 +21,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::jsonl::parse_answer;
-use super::{render, DataError, Document, Expression, Format, Number, Operation, Problem, RenderOptions, Split, Step};
+use super::{
+    render, DataError, Document, Expression, Format, Number, Operation, Problem, RenderOptions,
+    Split, Step,
+};
 
 /// The source name GSM8K documents carry.
 pub const SOURCE: &str = "gsm8k";
@@ -33,8 +36,8 @@ pub enum Unconvertible {
     /// The solution has no `<<...>>` annotation and no written equation
     /// giving the answer.
     NoCalculations,
-    /// An annotation is not `expression=number` over `+ - * /`, parentheses
-    /// and numbers.
+    /// An annotation is not `expression=number` over `+ - * / //`,
+    /// parentheses and numbers (GSM8K has a few with a missing operand).
     MalformedAnnotation,
     /// An annotation's written result differs from its expression's value.
     AnnotationMismatch,
@@ -89,7 +92,10 @@ impl Conversion {
     /// How many failures there are of each reason (every reason present,
     /// zero included).
     pub fn counts(&self) -> BTreeMap<Unconvertible, usize> {
-        let mut counts: BTreeMap<Unconvertible, usize> = Unconvertible::ALL.iter().map(|reason| (*reason, 0)).collect();
+        let mut counts: BTreeMap<Unconvertible, usize> = Unconvertible::ALL
+            .iter()
+            .map(|reason| (*reason, 0))
+            .collect();
         for failure in &self.failures {
             *counts.entry(failure.reason).or_default() += 1;
         }
@@ -121,14 +127,16 @@ pub fn load(dir: &Path, split: Split, format: Option<Format>) -> Result<Conversi
             line: index + 1,
             message,
         };
-        let value: Value = serde_json::from_str(&line).map_err(|problem| error(format!("invalid json: {problem}")))?;
+        let value: Value = serde_json::from_str(&line)
+            .map_err(|problem| error(format!("invalid json: {problem}")))?;
         let field = |key: &str| match value.get(key) {
             Some(Value::String(text)) => Ok(text.clone()),
             _ => Err(error(format!("missing string field `{key}`"))),
         };
         let question = field("question")?;
         let answer = field("answer")?;
-        let reference = parse_answer(&answer).map_err(|_| error("the `answer` has no `#### N` number".to_string()))?;
+        let reference = parse_answer(&answer)
+            .map_err(|_| error("the `answer` has no `#### N` number".to_string()))?;
         let solution = match format {
             None => None,
             Some(format) => match convert(&question, &answer, reference) {
@@ -168,7 +176,9 @@ pub fn convert(question: &str, answer: &str, reference: Number) -> Result<Proble
         let close = after.find(">>").ok_or(Unconvertible::MalformedAnnotation)?;
         let annotation = &after[..close];
         rest = &after[close + 2..];
-        let (left, right) = annotation.rsplit_once('=').ok_or(Unconvertible::MalformedAnnotation)?;
+        let (left, right) = annotation
+            .rsplit_once('=')
+            .ok_or(Unconvertible::MalformedAnnotation)?;
         let expression = parse_expression(left).ok_or(Unconvertible::MalformedAnnotation)?;
         let written = Number::parse(right).map_err(|_| Unconvertible::MalformedAnnotation)?;
         let value = expression
@@ -207,7 +217,12 @@ pub fn convert(question: &str, answer: &str, reference: Number) -> Result<Proble
 
 /// Adds a step, turning literals equal to an earlier step's value into
 /// references to the latest such step.
-fn push_step(steps: &mut Vec<Step>, values: &mut Vec<Number>, expression: Expression, value: Number) {
+fn push_step(
+    steps: &mut Vec<Step>,
+    values: &mut Vec<Number>,
+    expression: Expression,
+    value: Number,
+) {
     let expression = link(expression, values);
     steps.push(Step {
         name: format!("step_{}", steps.len() + 1),
@@ -233,10 +248,12 @@ fn link(expression: Expression, values: &[Number]) -> Expression {
     }
 }
 
-/// The last `expression = reference` written in plain text, with `x` read
-/// as multiplication and `$` and commas ignored.
+/// The last `expression = reference` written in plain text, with `x` and
+/// `×` read as multiplication, `−` and `–` as minus, and `$` and commas
+/// ignored.
 fn written_equation(text: &str, reference: Number) -> Option<Expression> {
-    let allowed = |character: char| character.is_ascii_digit() || " .,+-*/x()$".contains(character);
+    let allowed =
+        |character: char| character.is_ascii_digit() || " .,+-*/x×−–()$".contains(character);
     let mut found = None;
     for (position, _) in text.match_indices('=') {
         let before = &text[..position];
@@ -249,7 +266,11 @@ fn written_equation(text: &str, reference: Number) -> Option<Expression> {
         let left: String = before[start..]
             .chars()
             .filter(|character| !matches!(character, '$' | ','))
-            .map(|character| if character == 'x' { '*' } else { character })
+            .map(|character| match character {
+                'x' | '×' => '*',
+                '−' | '–' => '-',
+                other => other,
+            })
             .collect();
         let after = text[position + 1..].trim_start().trim_start_matches('$');
         let number: String = after
@@ -272,9 +293,12 @@ fn written_equation(text: &str, reference: Number) -> Option<Expression> {
     found
 }
 
-/// Parses `+ - * /`, parentheses, unary minus and numbers (`1,200`, `.5`).
+/// Parses `+ - * / //`, parentheses, unary signs and numbers (`1,200`, `.5`).
 pub fn parse_expression(text: &str) -> Option<Expression> {
-    let characters: Vec<char> = text.chars().filter(|character| !character.is_whitespace()).collect();
+    let characters: Vec<char> = text
+        .chars()
+        .filter(|character| !character.is_whitespace())
+        .collect();
     let mut parser = Parser {
         characters,
         position: 0,
@@ -298,7 +322,11 @@ impl Parser {
         while let Some(symbol @ ('+' | '-')) = self.peek() {
             self.position += 1;
             let right = self.product()?;
-            let operation = if symbol == '+' { Operation::Add } else { Operation::Subtract };
+            let operation = if symbol == '+' {
+                Operation::Add
+            } else {
+                Operation::Subtract
+            };
             left = Expression::binary(operation, left, right);
         }
         Some(left)
@@ -308,8 +336,16 @@ impl Parser {
         let mut left = self.factor()?;
         while let Some(symbol @ ('*' | '/')) = self.peek() {
             self.position += 1;
+            let floor = symbol == '/' && self.peek() == Some('/');
+            if floor {
+                self.position += 1;
+            }
             let right = self.factor()?;
-            let operation = if symbol == '*' { Operation::Multiply } else { Operation::Divide };
+            let operation = match (symbol, floor) {
+                ('*', _) => Operation::Multiply,
+                (_, true) => Operation::FloorDivide,
+                _ => Operation::Divide,
+            };
             left = Expression::binary(operation, left, right);
         }
         Some(left)
@@ -320,13 +356,19 @@ impl Parser {
             '-' => {
                 self.position += 1;
                 match self.factor()? {
-                    Expression::Literal(value) => Some(Expression::Literal(Number::whole(0).subtract(value)?)),
+                    Expression::Literal(value) => Some(Expression::Literal(
+                        Number::whole(0).checked_subtract(value)?,
+                    )),
                     inner => Some(Expression::binary(
                         Operation::Subtract,
                         Expression::Literal(Number::whole(0)),
                         inner,
                     )),
                 }
+            }
+            '+' => {
+                self.position += 1;
+                self.factor()
             }
             '(' => {
                 self.position += 1;

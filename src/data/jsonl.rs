@@ -67,8 +67,10 @@ pub fn load(path: &Path, mapping: &FieldMapping) -> Result<Vec<Document>, DataEr
         });
     }
     let source = mapping.source.clone().unwrap_or_else(|| {
-        path.file_stem()
-            .map_or_else(|| "jsonl".to_string(), |stem| stem.to_string_lossy().into_owned())
+        path.file_stem().map_or_else(
+            || "jsonl".to_string(),
+            |stem| stem.to_string_lossy().into_owned(),
+        )
     });
     let file = fs::File::open(path).map_err(io_error)?;
     let mut documents = Vec::new();
@@ -82,7 +84,8 @@ pub fn load(path: &Path, mapping: &FieldMapping) -> Result<Vec<Document>, DataEr
             line: index + 1,
             message,
         };
-        let value: Value = serde_json::from_str(&line).map_err(|problem| error(format!("invalid json: {problem}")))?;
+        let value: Value = serde_json::from_str(&line)
+            .map_err(|problem| error(format!("invalid json: {problem}")))?;
         let text_field = |key: &str| -> Result<String, DataError> {
             match value.get(key) {
                 Some(Value::String(text)) => Ok(text.clone()),

@@ -34,7 +34,11 @@ pub enum Mistake {
 /// A copy of `problem` with one mistake suited to `format`, chosen with
 /// `stream`, whose final answer differs from the reference; `None` when no
 /// such mistake exists.
-pub fn corrupt(problem: &Problem, format: Format, stream: &mut Stream) -> Option<(Problem, Mistake)> {
+pub fn corrupt(
+    problem: &Problem,
+    format: Format,
+    stream: &mut Stream,
+) -> Option<(Problem, Mistake)> {
     let kinds = match format {
         Format::Code | Format::CodeText => [Mistake::WrongOperation, Mistake::WrongVariable],
         Format::Prose => [Mistake::ArithmeticSlip, Mistake::WrongOperation],
@@ -62,13 +66,18 @@ fn acceptable(original: &Problem, changed: &Problem) -> bool {
     if *answer == original.reference {
         return false;
     }
-    !original.whole_numbers || values.iter().all(|value| value.is_whole() && *value >= Number::whole(0))
+    !original.whole_numbers
+        || values
+            .iter()
+            .all(|value| value.is_whole() && *value >= Number::whole(0))
 }
 
 fn candidates(problem: &Problem, kind: Mistake, stream: &mut Stream) -> Vec<Problem> {
     let mut all = Vec::new();
     // Only steps up to the answer can change the answer.
-    let last = problem.answer_step.min(problem.steps.len().saturating_sub(1));
+    let last = problem
+        .answer_step
+        .min(problem.steps.len().saturating_sub(1));
     for index in 0..=last {
         let Some(step) = problem.steps.get(index) else {
             break;
@@ -76,25 +85,38 @@ fn candidates(problem: &Problem, kind: Mistake, stream: &mut Stream) -> Vec<Prob
         match kind {
             Mistake::WrongOperation => {
                 let replacements: &[Operation] = if problem.whole_numbers {
-                    &[Operation::Add, Operation::Subtract, Operation::Multiply, Operation::FloorDivide]
+                    &[
+                        Operation::Add,
+                        Operation::Subtract,
+                        Operation::Multiply,
+                        Operation::FloorDivide,
+                    ]
                 } else {
-                    &[Operation::Add, Operation::Subtract, Operation::Multiply, Operation::Divide]
+                    &[
+                        Operation::Add,
+                        Operation::Subtract,
+                        Operation::Multiply,
+                        Operation::Divide,
+                    ]
                 };
                 for (position, original) in step.expression.operations().into_iter().enumerate() {
                     for &replacement in replacements.iter().filter(|&&other| other != original) {
                         let mut changed = problem.clone();
-                        changed.steps[index].expression = step.expression.with_operation(position, replacement);
+                        changed.steps[index].expression =
+                            step.expression.with_operation(position, replacement);
                         all.push(changed);
                     }
                 }
             }
             Mistake::WrongVariable => {
-                let mut available: Vec<Expression> = (0..problem.givens.len()).map(Expression::Given).collect();
+                let mut available: Vec<Expression> =
+                    (0..problem.givens.len()).map(Expression::Given).collect();
                 available.extend((0..index).map(Expression::Step));
                 for (position, original) in step.expression.references().into_iter().enumerate() {
                     for replacement in available.iter().filter(|&other| *other != original) {
                         let mut changed = problem.clone();
-                        changed.steps[index].expression = step.expression.with_reference(position, replacement);
+                        changed.steps[index].expression =
+                            step.expression.with_reference(position, replacement);
                         all.push(changed);
                     }
                 }

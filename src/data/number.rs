@@ -61,7 +61,7 @@ impl Number {
         if let Some((top, bottom)) = cleaned.split_once('/') {
             let top = Number::parse(top).map_err(|_| error())?;
             let bottom = Number::parse(bottom).map_err(|_| error())?;
-            return top.divide(bottom).ok_or_else(error);
+            return top.checked_divide(bottom).ok_or_else(error);
         }
         let (negative, digits) = match cleaned.strip_prefix('-') {
             Some(rest) => (true, rest),
@@ -118,7 +118,7 @@ impl Number {
     }
 
     /// `self + other`, `None` on overflow.
-    pub fn add(self, other: Number) -> Option<Number> {
+    pub fn checked_add(self, other: Number) -> Option<Number> {
         let numerator = self
             .numerator
             .checked_mul(other.denominator)?
@@ -127,15 +127,15 @@ impl Number {
     }
 
     /// `self - other`, `None` on overflow.
-    pub fn subtract(self, other: Number) -> Option<Number> {
-        self.add(Number {
+    pub fn checked_subtract(self, other: Number) -> Option<Number> {
+        self.checked_add(Number {
             numerator: -other.numerator,
             denominator: other.denominator,
         })
     }
 
     /// `self * other`, `None` on overflow.
-    pub fn multiply(self, other: Number) -> Option<Number> {
+    pub fn checked_multiply(self, other: Number) -> Option<Number> {
         Number::ratio(
             self.numerator.checked_mul(other.numerator)?,
             self.denominator.checked_mul(other.denominator)?,
@@ -143,7 +143,7 @@ impl Number {
     }
 
     /// `self / other`, `None` when `other` is zero or on overflow.
-    pub fn divide(self, other: Number) -> Option<Number> {
+    pub fn checked_divide(self, other: Number) -> Option<Number> {
         Number::ratio(
             self.numerator.checked_mul(other.denominator)?,
             self.denominator.checked_mul(other.numerator)?,
@@ -151,8 +151,8 @@ impl Number {
     }
 
     /// Python's `self // other`: the floor of the quotient.
-    pub fn floor_divide(self, other: Number) -> Option<Number> {
-        let quotient = self.divide(other)?;
+    pub fn checked_floor_divide(self, other: Number) -> Option<Number> {
+        let quotient = self.checked_divide(other)?;
         Some(Number {
             numerator: quotient.numerator.div_euclid(quotient.denominator),
             denominator: 1,
@@ -250,13 +250,20 @@ mod tests {
     #[test]
     fn arithmetic_is_exact_and_floor_division_matches_python() {
         let tenth = Number::parse("0.1").unwrap();
-        let three_tenths = tenth.add(tenth).unwrap().add(tenth).unwrap();
+        let three_tenths = tenth
+            .checked_add(tenth)
+            .unwrap()
+            .checked_add(tenth)
+            .unwrap();
         assert_eq!(three_tenths, Number::parse("0.3").unwrap());
         let seven = Number::whole(7);
         let two = Number::whole(2);
-        assert_eq!(seven.floor_divide(two), Some(Number::whole(3)));
-        assert_eq!(Number::whole(-7).floor_divide(two), Some(Number::whole(-4)));
-        assert_eq!(seven.divide(Number::whole(0)), None);
-        assert!(seven.divide(two).unwrap() > Number::whole(3));
+        assert_eq!(seven.checked_floor_divide(two), Some(Number::whole(3)));
+        assert_eq!(
+            Number::whole(-7).checked_floor_divide(two),
+            Some(Number::whole(-4))
+        );
+        assert_eq!(seven.checked_divide(Number::whole(0)), None);
+        assert!(seven.checked_divide(two).unwrap() > Number::whole(3));
     }
 }

@@ -34,11 +34,11 @@ impl Operation {
     /// Applies the operation; `None` on division by zero or overflow.
     pub fn apply(self, left: Number, right: Number) -> Option<Number> {
         match self {
-            Operation::Add => left.add(right),
-            Operation::Subtract => left.subtract(right),
-            Operation::Multiply => left.multiply(right),
-            Operation::Divide => left.divide(right),
-            Operation::FloorDivide => left.floor_divide(right),
+            Operation::Add => left.checked_add(right),
+            Operation::Subtract => left.checked_subtract(right),
+            Operation::Multiply => left.checked_multiply(right),
+            Operation::Divide => left.checked_divide(right),
+            Operation::FloorDivide => left.checked_floor_divide(right),
         }
     }
 

@@ -63,7 +63,7 @@ impl Problem {
         for step in &self.steps {
             let mut value = step.expression.evaluate(&givens, &values)?;
             if let Some(slip) = step.slip {
-                value = value.add(slip)?;
+                value = value.checked_add(slip)?;
             }
             values.push(value);
         }

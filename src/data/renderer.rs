@@ -81,7 +81,11 @@ fn python_number(value: Number) -> String {
 fn assignments(problem: &Problem, indent: &str) -> String {
     let mut out = String::new();
     for given in &problem.givens {
-        out.push_str(&format!("{indent}{} = {}\n", given.name, python_number(given.value)));
+        out.push_str(&format!(
+            "{indent}{} = {}\n",
+            given.name,
+            python_number(given.value)
+        ));
     }
     let leaf = python_leaf(problem);
     for step in &problem.steps {
@@ -102,10 +106,16 @@ fn render_code(problem: &Problem, options: RenderOptions) -> String {
     let mut out = String::from("def simple_math_problem() -> int:\n");
     let quotable = !problem.question.contains("\"\"\"") && !problem.question.contains('\\');
     if options.docstring && quotable {
-        out.push_str(&format!("    \"\"\"\n    {}\n    \"\"\"\n", problem.question.trim()));
+        out.push_str(&format!(
+            "    \"\"\"\n    {}\n    \"\"\"\n",
+            problem.question.trim()
+        ));
     }
     out.push_str(&assignments(problem, "    "));
-    out.push_str(&format!("    result = {}\n    return result", answer_name(problem)));
+    out.push_str(&format!(
+        "    result = {}\n    return result",
+        answer_name(problem)
+    ));
     out
 }
 
@@ -131,7 +141,9 @@ fn render_prose(problem: &Problem, values: &[Number], answer: Number) -> String 
                 .givens
                 .get(*index)
                 .map_or_else(String::new, |given| given.value.to_string()),
-            Expression::Step(index) => values.get(*index).map_or_else(String::new, |value| value.to_string()),
+            Expression::Step(index) => values
+                .get(*index)
+                .map_or_else(String::new, |value| value.to_string()),
             Expression::Binary { .. } => String::new(),
         };
         for (step, value) in problem.steps.iter().zip(values) {

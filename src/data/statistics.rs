@@ -58,6 +58,9 @@ impl Statistics {
 
     /// Records `count` unconvertible problems for `source`.
     pub fn add_unconvertible(&mut self, source: &str, count: usize) {
-        self.sources.entry(source.to_string()).or_default().unconvertible += count;
+        self.sources
+            .entry(source.to_string())
+            .or_default()
+            .unconvertible += count;
     }
 }

@@ -84,7 +84,12 @@ const LOSSES: [(&str, &str, &str); 4] = [
 ];
 
 /// Containers for "puts them into bags of n": singular, plural.
-const CONTAINERS: [(&str, &str); 4] = [("bag", "bags"), ("box", "boxes"), ("jar", "jars"), ("basket", "baskets")];
+const CONTAINERS: [(&str, &str); 4] = [
+    ("bag", "bags"),
+    ("box", "boxes"),
+    ("jar", "jars"),
+    ("basket", "baskets"),
+];
 
 /// What a quantity counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,9 +244,11 @@ impl<'a> Story<'a> {
             name,
             value: Number::whole(value),
         });
-        story
-            .sentences
-            .push(format!("{} has {value} {}.", owner.capitalised(), unit.plural()));
+        story.sentences.push(format!(
+            "{} has {value} {}.",
+            owner.capitalised(),
+            unit.plural()
+        ));
         story.holdings.push(story.current);
         for index in 0..steps {
             let last = index + 1 == steps;
@@ -308,15 +315,24 @@ impl<'a> Story<'a> {
             Move::Lose => value > self.low,
             Move::Times => value * 2 <= self.cap && self.people.len() < 4,
             Move::Half => value % 2 == 0 && value >= 2 && self.people.len() < 4,
-            Move::Share => self.current.owner != Owner::EachFriend && !self.divisors(value).is_empty(),
-            Move::Pack => matches!(self.current.unit, Unit::Item(_)) && !self.divisors(value).is_empty(),
-            Move::Worth => matches!(self.current.unit, Unit::Item(_)) && value * self.low.max(2) <= self.cap,
+            Move::Share => {
+                self.current.owner != Owner::EachFriend && !self.divisors(value).is_empty()
+            }
+            Move::Pack => {
+                matches!(self.current.unit, Unit::Item(_)) && !self.divisors(value).is_empty()
+            }
+            Move::Worth => {
+                matches!(self.current.unit, Unit::Item(_)) && value * self.low.max(2) <= self.cap
+            }
             Move::Together => last && self.partner().is_some(),
         }
     }
 
     fn make_move(&mut self, last: bool) {
-        let possible: Vec<Move> = MOVES.into_iter().filter(|kind| self.possible(*kind, last)).collect();
+        let possible: Vec<Move> = MOVES
+            .into_iter()
+            .filter(|kind| self.possible(*kind, last))
+            .collect();
         // Gain or Lose is always possible: a value too large to gain on is
         // larger than `low` and can lose.
         let kind = possible
@@ -330,10 +346,17 @@ impl<'a> Story<'a> {
         match kind {
             Move::Gain => {
                 let (present, past, gerund) = GAINS[self.stream.below(GAINS.len() as u64) as usize];
-                let amount = self.stream.between(self.low, self.high.min(self.cap - value).max(self.low));
-                let given = self.add_given(&format!("{}_{past}", snake_case(unit)).replace(' ', "_"), amount);
-                self.sentences
-                    .push(format!("{} {present} {amount} more {unit}.", owner.capitalised()));
+                let amount = self
+                    .stream
+                    .between(self.low, self.high.min(self.cap - value).max(self.low));
+                let given = self.add_given(
+                    &format!("{}_{past}", snake_case(unit)).replace(' ', "_"),
+                    amount,
+                );
+                self.sentences.push(format!(
+                    "{} {present} {amount} more {unit}.",
+                    owner.capitalised()
+                ));
                 self.add_step(
                     &format!("{}_after_{gerund}", snake_case(unit)),
                     Expression::binary(Operation::Add, current, Expression::Given(given)),
@@ -351,9 +374,14 @@ impl<'a> Story<'a> {
             Move::Lose => {
                 let (present, past, _) = LOSSES[self.stream.below(LOSSES.len() as u64) as usize];
                 let amount = self.stream.between(self.low, (value - 1).min(self.high));
-                let given = self.add_given(&format!("{}_{}", snake_case(unit), snake_case(past)), amount);
-                self.sentences
-                    .push(format!("{} {present} {amount} {unit}.", owner.capitalised()));
+                let given = self.add_given(
+                    &format!("{}_{}", snake_case(unit), snake_case(past)),
+                    amount,
+                );
+                self.sentences.push(format!(
+                    "{} {present} {amount} {unit}.",
+                    owner.capitalised()
+                ));
                 self.add_step(
                     &format!("{}_left", snake_case(unit)),
                     Expression::binary(Operation::Subtract, current, Expression::Given(given)),
@@ -383,7 +411,11 @@ impl<'a> Story<'a> {
                 ));
                 self.add_step(
                     &format!("{}_{}", other.snake(), snake_case(unit)),
-                    Expression::binary(Operation::Multiply, current, Expression::Literal(Number::whole(factor))),
+                    Expression::binary(
+                        Operation::Multiply,
+                        current,
+                        Expression::Literal(Number::whole(factor)),
+                    ),
                     format!("{} has {{arithmetic}} {unit}.", other.capitalised()),
                     value * factor,
                     other,
@@ -400,7 +432,11 @@ impl<'a> Story<'a> {
                 ));
                 self.add_step(
                     &format!("{}_{}", other.snake(), snake_case(unit)),
-                    Expression::binary(Operation::FloorDivide, current, Expression::Literal(Number::whole(2))),
+                    Expression::binary(
+                        Operation::FloorDivide,
+                        current,
+                        Expression::Literal(Number::whole(2)),
+                    ),
                     format!("{} has {{arithmetic}} {unit}.", other.capitalised()),
                     value / 2,
                     other,
@@ -501,7 +537,15 @@ impl<'a> Story<'a> {
         self.givens.len() - 1
     }
 
-    fn add_step(&mut self, base: &str, expression: Expression, sentence: String, value: i64, owner: Owner, unit: Unit) {
+    fn add_step(
+        &mut self,
+        base: &str,
+        expression: Expression,
+        sentence: String,
+        value: i64,
+        owner: Owner,
+        unit: Unit,
+    ) {
         let name = self.fresh_name(base);
         self.steps.push(Step {
             name,

@@ -80,13 +80,22 @@ impl SyntheticSource {
             ));
         }
         if *self.numbers.end() > 1_000_000 {
-            return invalid(format!("`numbers` must end at most at 1000000, not {}", self.numbers.end()));
+            return invalid(format!(
+                "`numbers` must end at most at 1000000, not {}",
+                self.numbers.end()
+            ));
         }
         if !(0.0..=1.0).contains(&self.noise) {
-            return invalid(format!("`noise` must be within 0 and 1, not {}", self.noise));
+            return invalid(format!(
+                "`noise` must be within 0 and 1, not {}",
+                self.noise
+            ));
         }
         if !(0.0..=1.0).contains(&self.test_fraction) {
-            return invalid(format!("`test_fraction` must be within 0 and 1, not {}", self.test_fraction));
+            return invalid(format!(
+                "`test_fraction` must be within 0 and 1, not {}",
+                self.test_fraction
+            ));
         }
         let share = match self.split {
             Split::Train => 1.0 - self.test_fraction,
@@ -107,7 +116,12 @@ impl SyntheticSource {
         let low = *self.difficulty.start() as u64;
         let span = (*self.difficulty.end() as u64).saturating_sub(low) + 1;
         let steps = (low + stream.below(span)) as usize;
-        Story::tell(&mut stream, steps, *self.numbers.start(), *self.numbers.end())
+        Story::tell(
+            &mut stream,
+            steps,
+            *self.numbers.start(),
+            *self.numbers.end(),
+        )
     }
 
     /// The document for problem `index`, or `None` if it is in the other split.
