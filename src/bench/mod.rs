@@ -5,6 +5,7 @@
 //! of `(name, value, unit)` with the target it is held to, and the command
 //! prints every row of every selected group as one table.
 
+mod data;
 pub mod language;
 mod report;
 mod timing;
@@ -25,9 +26,16 @@ pub struct Group {
 
 /// Every benchmark group echolab has, in the order they run.
 pub fn groups() -> Vec<Group> {
-    vec![Group {
-        name: "language",
-        about: "parse, check and format a 1,000-line experiment; expand a 100-point sweep",
-        run: language::run,
-    }]
+    vec![
+        Group {
+            name: "language",
+            about: "parse, check and format a 1,000-line experiment; expand a 100-point sweep",
+            run: language::run,
+        },
+        Group {
+            name: "data",
+            about: "generate and tokenise 100,000 synthetic problems; word vs character lengths",
+            run: data::run,
+        },
+    ]
 }
