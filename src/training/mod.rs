@@ -1,0 +1,1 @@
+//! Training (placeholder while the model builds).
