@@ -315,7 +315,8 @@ fn checkpoints_and_weights_are_identical_across_runs_and_thread_counts() {
 /// change of candle, of the model, of initialisation or of sampling changes
 /// every artifact and needs a stage-semantics version bump (see
 /// docs/model.md, "Determinism").
-const GOLDEN_WEIGHTS_BLAKE3: &str = "afcf39cf533562094cfb29b970f799d17aabb9181fcaefafadfa6bcfd533c040";
+const GOLDEN_WEIGHTS_BLAKE3: &str =
+    "afcf39cf533562094cfb29b970f799d17aabb9181fcaefafadfa6bcfd533c040";
 
 #[test]
 fn golden_digest_of_a_tiny_run_is_pinned() {

@@ -7,6 +7,7 @@
 
 mod report;
 mod timing;
+mod training;
 
 pub use report::{Bench, Row};
 pub use timing::best_of;
@@ -24,5 +25,5 @@ pub struct Group {
 
 /// Every benchmark group echolab has, in the order they run.
 pub fn groups() -> Vec<Group> {
-    Vec::new()
+    vec![training::group()]
 }

@@ -65,7 +65,7 @@ impl PretrainConfig {
             return invalid("token_budget", "must be at least 1".into());
         }
         let optimizer = &self.optimizer;
-        if !(optimizer.learning_rate.is_finite() && optimizer.learning_rate > 0.0) {
+        if !optimizer.learning_rate.is_finite() || optimizer.learning_rate <= 0.0 {
             return invalid("learning_rate", "must be positive".into());
         }
         for (field, beta) in [("beta1", optimizer.beta1), ("beta2", optimizer.beta2)] {
@@ -73,10 +73,10 @@ impl PretrainConfig {
                 return invalid(field, format!("must be in [0, 1), got {beta}"));
             }
         }
-        if !(optimizer.epsilon > 0.0) {
+        if !optimizer.epsilon.is_finite() || optimizer.epsilon <= 0.0 {
             return invalid("epsilon", "must be positive".into());
         }
-        if !(optimizer.weight_decay >= 0.0) {
+        if !optimizer.weight_decay.is_finite() || optimizer.weight_decay < 0.0 {
             return invalid("weight_decay", "must not be negative".into());
         }
         if !(0.0..=1.0).contains(&self.schedule.final_fraction) {
@@ -88,7 +88,7 @@ impl PretrainConfig {
             }
         }
         if let Some(clip) = self.gradient_clip {
-            if !(clip > 0.0) {
+            if !clip.is_finite() || clip <= 0.0 {
                 return invalid("gradient_clip", "must be positive".into());
             }
         }
