@@ -15,7 +15,7 @@ use crate::random::Stream;
 pub const INITIAL_STDEV: f64 = 0.02;
 
 /// A pre-norm GPT: token (and learned position) embeddings, `layers`
-/// [`Block`]s, a final norm, and an output projection that is the token
+/// blocks, a final norm, and an output projection that is the token
 /// embedding itself when embeddings are tied.
 ///
 /// Tensor names (the keys of the weights file), for block `i`:
