@@ -9,6 +9,7 @@ mod data;
 pub mod language;
 mod report;
 mod timing;
+mod training;
 
 pub use report::{Bench, Row};
 pub use timing::best_of;
@@ -37,5 +38,6 @@ pub fn groups() -> Vec<Group> {
             about: "generate and tokenise 100,000 synthetic problems; word vs character lengths",
             run: data::run,
         },
+        training::group(),
     ]
 }

@@ -1,0 +1,88 @@
+//! [`Attention`]: causal multi-head self-attention.
+
+use candle_core::{Module, Tensor};
+use candle_nn::VarBuilder;
+
+use super::linear::Linear;
+use super::rotary_embedding::RotaryEmbedding;
+use super::{KvCache, ModelConfig};
+
+/// Causal self-attention with one fused query-key-value projection (`qkv`,
+/// output features ordered queries, keys, values, each head-major) and an
+/// output projection (`out`).
+#[derive(Debug, Clone)]
+pub(crate) struct Attention {
+    qkv: Linear,
+    out: Linear,
+    heads: usize,
+    head_width: usize,
+    rotary: Option<RotaryEmbedding>,
+}
+
+impl Attention {
+    /// Loads `qkv` and `out` under `vb`; `out` is a residual projection and
+    /// starts with standard deviation `residual_stdev`.
+    pub(crate) fn load(
+        vb: VarBuilder,
+        config: &ModelConfig,
+        rotary: Option<RotaryEmbedding>,
+        stdev: f64,
+        residual_stdev: f64,
+    ) -> candle_core::Result<Self> {
+        let width = config.width;
+        Ok(Attention {
+            qkv: Linear::load(vb.pp("qkv"), width, 3 * width, config.bias, stdev)?,
+            out: Linear::load(vb.pp("out"), width, width, config.bias, residual_stdev)?,
+            heads: config.heads,
+            head_width: config.head_width(),
+            rotary,
+        })
+    }
+
+    /// Attends `input` `[batch, time, width]`, whose first token sits at
+    /// position `offset`, over itself and (with a cache of `layer`) over the
+    /// cached tokens. `mask` is the model's `[context, context]` additive
+    /// causal mask.
+    pub(crate) fn forward(
+        &self,
+        input: &Tensor,
+        mask: &Tensor,
+        offset: usize,
+        cache: Option<(&KvCache, usize)>,
+    ) -> candle_core::Result<Tensor> {
+        let (batch, time, width) = input.dims3()?;
+        let split =
+            self.qkv
+                .forward(input)?
+                .reshape((batch, time, 3, self.heads, self.head_width))?;
+        let part = |index: usize| -> candle_core::Result<Tensor> {
+            split
+                .narrow(2, index, 1)?
+                .squeeze(2)?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let (mut queries, mut keys, values) = (part(0)?, part(1)?, part(2)?);
+        if let Some(rotary) = &self.rotary {
+            queries = rotary.apply(&queries, offset)?;
+            keys = rotary.apply(&keys, offset)?;
+        }
+        let (keys, values) = match cache {
+            Some((cache, layer)) => cache.append(layer, &keys, &values)?,
+            None => (keys, values),
+        };
+        let total = keys.dim(2)?;
+        let scale = 1.0 / (self.head_width as f64).sqrt();
+        let mut scores = (queries.matmul(&keys.t()?)? * scale)?;
+        if time > 1 {
+            let causal = mask.narrow(0, offset, time)?.narrow(1, 0, total)?;
+            scores = scores.broadcast_add(&causal)?;
+        }
+        let weights = candle_nn::ops::softmax(&scores, candle_core::D::Minus1)?;
+        let mixed = weights
+            .matmul(&values)?
+            .transpose(1, 2)?
+            .reshape((batch, time, width))?;
+        self.out.forward(&mixed)
+    }
+}

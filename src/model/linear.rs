@@ -1,0 +1,54 @@
+//! [`Linear`]: an affine map over the last dimension.
+//!
+//! Unlike `candle_nn::Linear`, a 3-d input is flattened to a matrix before
+//! the product, so the forward and backward passes are single matrix
+//! products instead of batched ones over a broadcast weight.
+
+use candle_core::{Module, Tensor};
+use candle_nn::{Init, VarBuilder};
+
+/// `y = x Wᵀ + b`, with `W` of shape `[outputs, inputs]` (PyTorch's layout).
+#[derive(Debug, Clone)]
+pub(crate) struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// Loads `weight` (normal, standard deviation `stdev`) and, when `bias`,
+    /// `bias` (zeros) under `vb`.
+    pub(crate) fn load(
+        vb: VarBuilder,
+        inputs: usize,
+        outputs: usize,
+        bias: bool,
+        stdev: f64,
+    ) -> candle_core::Result<Self> {
+        let weight = vb.get_with_hints(
+            (outputs, inputs),
+            "weight",
+            Init::Randn { mean: 0.0, stdev },
+        )?;
+        let bias = if bias {
+            Some(vb.get_with_hints(outputs, "bias", Init::Const(0.0))?)
+        } else {
+            None
+        };
+        Ok(Linear { weight, bias })
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, input: &Tensor) -> candle_core::Result<Tensor> {
+        let mut dims = input.dims().to_vec();
+        let inputs = dims.pop().unwrap_or(0);
+        let rows = dims.iter().product::<usize>();
+        let flat = input.reshape((rows, inputs))?.matmul(&self.weight.t()?)?;
+        let flat = match &self.bias {
+            Some(bias) => flat.broadcast_add(bias)?,
+            None => flat,
+        };
+        dims.push(self.weight.dim(0)?);
+        flat.reshape(dims)
+    }
+}
