@@ -14,7 +14,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -108,17 +107,31 @@ impl Conversion {
 /// must parse and nothing is unconvertible).
 pub fn load(dir: &Path, split: Split, format: Option<Format>) -> Result<Conversion, DataError> {
     let path = dir.join(format!("{}.jsonl", split.name()));
-    let io_error = |source| DataError::Io {
+    let text = fs::read_to_string(&path).map_err(|source| DataError::Io {
         path: path.clone(),
         source,
-    };
-    let file = fs::File::open(&path).map_err(io_error)?;
+    })?;
+    load_text(&text, &path, split, format)
+}
+
+/// GSM8K as shipped with echolab (`data/gsm8k/`, MIT licence), built into
+/// the binary so that an experiment needs no download and no data folder.
+pub fn built_in(split: Split) -> &'static str {
+    match split {
+        Split::Train => include_str!("../../data/gsm8k/train.jsonl"),
+        Split::Test => include_str!("../../data/gsm8k/test.jsonl"),
+    }
+}
+
+/// Like [`load`], from the text of a `{split}.jsonl` file; `path` names it
+/// in errors.
+pub fn load_text(text: &str, path: &Path, split: Split, format: Option<Format>) -> Result<Conversion, DataError> {
+    let path = path.to_path_buf();
     let mut conversion = Conversion {
         documents: Vec::new(),
         failures: Vec::new(),
     };
-    for (index, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(io_error)?;
+    for (index, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
