@@ -7,8 +7,11 @@
 //! |---|---|
 //! | [`syntax`] | `.echo` text to a syntax tree with spans, and back (the formatter) |
 //! | [`compiler`] | names, types, defaults, sweeps: a checked experiment |
+//! | [`plan`] | the stage graph: stages, their keys, the files they read |
+//! | [`lockfile`] | `lockfiles/<experiment>.lock`: reading, writing, what changed |
 //! | [`diagnostic`] | errors and warnings with their place, rendered for people or tools |
 //! | [`cli`] | the `echolab` command line |
+//! | [`runtime`] | the content-addressed cache and the executor |
 //! | [`random`] | the seeded, counter-based generator behind every random number |
 //! | [`data`] | problems, their three solution formats, real-data adapters, tokenizer |
 //! | [`model`] | the GPT in candle, its presets, seeded initialisation, the key-value cache |
@@ -21,7 +24,10 @@ pub mod cli;
 pub mod compiler;
 pub mod data;
 pub mod diagnostic;
+pub mod lockfile;
 pub mod model;
+pub mod plan;
 pub mod random;
+pub mod runtime;
 pub mod syntax;
 pub mod training;

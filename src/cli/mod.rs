@@ -6,10 +6,12 @@
 
 mod bench;
 mod check;
+mod dag;
 mod format;
+mod lock;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -51,6 +53,43 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Write the experiment's lockfile, `lockfiles/<experiment>.lock`.
+    Lock {
+        /// The `.echo` file.
+        file: PathBuf,
+        /// Change nothing; exit 1 if the lockfile is missing or out of date.
+        #[arg(long)]
+        locked: bool,
+        /// The cache folder (default `.echolab/cache` in the project, or `ECHOLAB_CACHE`).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// Show every stage as fresh, cached or stale, with the reasons.
+    Status {
+        /// The `.echo` file.
+        file: PathBuf,
+        /// The cache folder.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// Show one stage in full: key, status, upstream, inputs, parameters, outputs.
+    Explain {
+        /// The `.echo` file.
+        file: PathBuf,
+        /// The stage's name, as `echolab status` prints it.
+        stage: String,
+        /// The cache folder.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// Draw the stage graph of an experiment.
+    Dag {
+        /// The `.echo` file.
+        file: PathBuf,
+        /// How to draw it.
+        #[arg(long, value_enum, default_value = "text")]
+        format: dag::DagFormat,
+    },
     /// Measure echolab's speed and print the figures side by side.
     Bench {
         /// Groups to run (all when none is named).
@@ -70,6 +109,14 @@ pub fn main() -> ExitCode {
             message_format,
         } => check::run(&files, message_format),
         Command::Fmt { files, check } => format::run(&files, check),
+        Command::Dag { file, format } => dag::run(&file, format),
+        Command::Lock {
+            file,
+            locked,
+            cache,
+        } => lock::lock(&file, locked, cache.as_deref()),
+        Command::Status { file, cache } => lock::status(&file, cache.as_deref()),
+        Command::Explain { file, stage, cache } => lock::explain(&file, &stage, cache.as_deref()),
         Command::Bench { groups, list } => bench::run(&groups, list),
     };
     match result {
@@ -79,6 +126,25 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Compiles `file` and builds its plan; prints diagnostics. `None` when the
+/// file has errors (already printed).
+pub(crate) fn load_plan(
+    file: &Path,
+) -> anyhow::Result<Option<(crate::compiler::CheckedExperiment, crate::plan::Plan)>> {
+    let compilation = crate::compiler::compile_file(file)?;
+    check::print_diagnostics(
+        &compilation.sources,
+        &compilation.diagnostics,
+        MessageFormat::Human,
+    );
+    let Some(checked) = compilation.experiment else {
+        return Ok(None);
+    };
+    let directory = file.parent().unwrap_or(Path::new(""));
+    let plan = crate::plan::build(&checked, directory)?;
+    Ok(Some((checked, plan)))
 }
 
 /// Whether to colour output written to standard error.

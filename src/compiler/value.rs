@@ -178,6 +178,15 @@ impl fmt::Display for Value {
                 }
                 Ok(())
             }
+            // One argument reads best by position: `constant(0.01)`.
+            Value::Call(name, arguments) if arguments.len() == 1 => {
+                let value = arguments
+                    .values()
+                    .next()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                write!(formatter, "{name}({value})")
+            }
             Value::Call(name, arguments) => {
                 write!(formatter, "{name}(")?;
                 for (index, (key, value)) in arguments.iter().enumerate() {

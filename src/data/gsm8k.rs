@@ -125,7 +125,12 @@ pub fn built_in(split: Split) -> &'static str {
 
 /// Like [`load`], from the text of a `{split}.jsonl` file; `path` names it
 /// in errors.
-pub fn load_text(text: &str, path: &Path, split: Split, format: Option<Format>) -> Result<Conversion, DataError> {
+pub fn load_text(
+    text: &str,
+    path: &Path,
+    split: Split,
+    format: Option<Format>,
+) -> Result<Conversion, DataError> {
     let path = path.to_path_buf();
     let mut conversion = Conversion {
         documents: Vec::new(),
@@ -140,7 +145,7 @@ pub fn load_text(text: &str, path: &Path, split: Split, format: Option<Format>) 
             line: index + 1,
             message,
         };
-        let value: Value = serde_json::from_str(&line)
+        let value: Value = serde_json::from_str(line)
             .map_err(|problem| error(format!("invalid json: {problem}")))?;
         let field = |key: &str| match value.get(key) {
             Some(Value::String(text)) => Ok(text.clone()),

@@ -1,0 +1,255 @@
+//! [`Change`]: why a lock is out of date, as a typed reason rendered in words.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use super::{Lockfile, StageRecord};
+use crate::plan::{Plan, Stage};
+
+/// One way a plan differs from its lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A stage the lock does not have.
+    StageAdded {
+        /// The stage.
+        stage: String,
+    },
+    /// A stage the lock has but the plan no longer does.
+    StageRemoved {
+        /// The stage.
+        stage: String,
+    },
+    /// A parameter of a stage changed value.
+    ParameterChanged {
+        /// The stage.
+        stage: String,
+        /// The parameter's path (`temperature`, `algorithm.clip`).
+        parameter: String,
+        /// The locked value, `none` if it was absent.
+        old: String,
+        /// The new value, `none` if it is absent.
+        new: String,
+    },
+    /// A file a stage reads changed.
+    InputChanged {
+        /// The file.
+        path: String,
+        /// The locked blake3.
+        old: String,
+        /// The file's blake3 now.
+        new: String,
+    },
+    /// A stage it reads from changed.
+    UpstreamChanged {
+        /// The stage.
+        stage: String,
+        /// The role of the upstream stage (`from`, `data.0`).
+        role: String,
+    },
+    /// The code that computes it changed version.
+    VersionChanged {
+        /// The stage.
+        stage: String,
+        /// What changed (`echolab`, `candle`, or the stage kind's semantics).
+        what: String,
+        /// The locked version.
+        old: String,
+        /// The version now.
+        new: String,
+    },
+}
+
+fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(6)]
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::StageAdded { stage } => write!(formatter, "stage `{stage}` is new"),
+            Change::StageRemoved { stage } => {
+                write!(formatter, "stage `{stage}` is no longer in the experiment")
+            }
+            Change::ParameterChanged {
+                stage,
+                parameter,
+                old,
+                new,
+            } => {
+                write!(
+                    formatter,
+                    "stage `{stage}` parameter `{parameter}` {old} -> {new}"
+                )
+            }
+            Change::InputChanged { path, old, new } => {
+                write!(
+                    formatter,
+                    "input `{path}` changed: blake3 {}.. -> {}..",
+                    short(old),
+                    short(new)
+                )
+            }
+            Change::UpstreamChanged { stage, role } => write!(
+                formatter,
+                "stage `{stage}` reads a changed stage as `{role}`"
+            ),
+            Change::VersionChanged {
+                stage,
+                what,
+                old,
+                new,
+            } => write!(formatter, "stage `{stage}`: {what} {old} -> {new}"),
+        }
+    }
+}
+
+/// Every difference between `lock` and `plan`, stages in plan order.
+pub fn changes(lock: &Lockfile, plan: &Plan) -> Vec<Change> {
+    let mut found = Vec::new();
+    for (path, digest) in plan.inputs() {
+        match lock.inputs.get(&path) {
+            Some(locked) if locked.blake3 != digest.blake3 => found.push(Change::InputChanged {
+                path,
+                old: locked.blake3.clone(),
+                new: digest.blake3,
+            }),
+            _ => {}
+        }
+    }
+    for stage in &plan.stages {
+        match lock.stages.get(&stage.name) {
+            None => found.push(Change::StageAdded {
+                stage: stage.name.clone(),
+            }),
+            Some(record) if record.key != stage.key => {
+                found.extend(stage_changes(lock, record, stage))
+            }
+            Some(_) => {}
+        }
+    }
+    let names: BTreeSet<&str> = plan
+        .stages
+        .iter()
+        .map(|stage| stage.name.as_str())
+        .collect();
+    for name in lock.stages.keys() {
+        if !names.contains(name.as_str()) {
+            found.push(Change::StageRemoved {
+                stage: name.clone(),
+            });
+        }
+    }
+    found
+}
+
+/// Why a stage's key differs from its locked key.
+pub fn stage_changes(lock: &Lockfile, record: &StageRecord, stage: &Stage) -> Vec<Change> {
+    let mut found = Vec::new();
+    let name = &stage.name;
+    if record.semantics != stage.kind.semantics_version() {
+        found.push(Change::VersionChanged {
+            stage: name.clone(),
+            what: format!("`{}` stage semantics", stage.kind),
+            old: record.semantics.to_string(),
+            new: stage.kind.semantics_version().to_string(),
+        });
+    }
+    if lock.provenance.echolab != env!("CARGO_PKG_VERSION") {
+        found.push(Change::VersionChanged {
+            stage: name.clone(),
+            what: "echolab".to_string(),
+            old: lock.provenance.echolab.clone(),
+            new: env!("CARGO_PKG_VERSION").to_string(),
+        });
+    }
+    if lock.provenance.candle != crate::plan::key::CANDLE_VERSION {
+        found.push(Change::VersionChanged {
+            stage: name.clone(),
+            what: "candle".to_string(),
+            old: lock.provenance.candle.clone(),
+            new: crate::plan::key::CANDLE_VERSION.to_string(),
+        });
+    }
+    let mut differences = Vec::new();
+    diff_json("", &record.parameters, &stage.parameters, &mut differences);
+    for (parameter, old, new) in differences {
+        found.push(Change::ParameterChanged {
+            stage: name.clone(),
+            parameter,
+            old,
+            new,
+        });
+    }
+    for (path, digest) in &stage.inputs {
+        if let Some(locked) = record.inputs.get(path) {
+            if locked.blake3 != digest.blake3 {
+                found.push(Change::InputChanged {
+                    path: path.clone(),
+                    old: locked.blake3.clone(),
+                    new: digest.blake3.clone(),
+                });
+            }
+        }
+    }
+    let roles: BTreeSet<&String> = record
+        .upstream
+        .keys()
+        .chain(stage.upstream.keys())
+        .collect();
+    for role in roles {
+        if record.upstream.get(role) != stage.upstream.get(role) {
+            found.push(Change::UpstreamChanged {
+                stage: name.clone(),
+                role: role.clone(),
+            });
+        }
+    }
+    found
+}
+
+/// Leaf differences between two JSON values, as `(path, old, new)`. The
+/// first level of a stage's parameters (`training`, `evaluation`, `source`)
+/// is a container, not a parameter, and is left out of the path.
+fn diff_json(
+    path: &str,
+    old: &serde_json::Value,
+    new: &serde_json::Value,
+    out: &mut Vec<(String, String, String)>,
+) {
+    use serde_json::Value;
+    let container = |key: &str| matches!(key, "training" | "evaluation" | "source" | "report");
+    let join = |key: &str| {
+        if path.is_empty() {
+            if container(key) {
+                String::new()
+            } else {
+                key.to_string()
+            }
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match (old, new) {
+        (Value::Object(old_map), Value::Object(new_map)) => {
+            let keys: BTreeSet<&String> = old_map.keys().chain(new_map.keys()).collect();
+            for key in keys {
+                let child = join(key);
+                match (old_map.get(key), new_map.get(key)) {
+                    (Some(a), Some(b)) => diff_json(&child, a, b, out),
+                    (Some(a), None) => out.push((child, a.to_string(), "none".to_string())),
+                    (None, Some(b)) => out.push((child, "none".to_string(), b.to_string())),
+                    (None, None) => {}
+                }
+            }
+        }
+        (a, b) if a != b => {
+            let name = if path.is_empty() {
+                "value".to_string()
+            } else {
+                path.to_string()
+            };
+            out.push((name, a.to_string(), b.to_string()));
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,161 @@
+//! [`Stage`] and [`Plan`]: the nodes of the graph and the graph.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::InputDigest;
+
+/// A stage's key: 64 hex digits of blake3.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StageKey(pub String);
+
+impl StageKey {
+    /// The first 12 hex digits, for display.
+    pub fn short(&self) -> &str {
+        &self.0[..self.0.len().min(12)]
+    }
+}
+
+impl fmt::Display for StageKey {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// What a stage computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageKind {
+    /// Generates or loads one source's documents.
+    Data,
+    /// Builds a tokenizer from a pretraining mixture's documents.
+    Tokenizer,
+    /// Trains a model from scratch.
+    Pretrain,
+    /// Fine-tunes a checkpoint with reinforcement learning.
+    Rl,
+    /// Measures a trained stage's checkpoints.
+    Eval,
+    /// Draws the charts and tables of evaluations.
+    Report,
+}
+
+impl StageKind {
+    /// The kind's name in lockfiles and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            StageKind::Data => "data",
+            StageKind::Tokenizer => "tokenizer",
+            StageKind::Pretrain => "pretrain",
+            StageKind::Rl => "rl",
+            StageKind::Eval => "eval",
+            StageKind::Report => "report",
+        }
+    }
+
+    /// The version of what this kind of stage computes. Bump it whenever a
+    /// change to echolab changes the bytes this kind of stage produces from
+    /// the same parameters: every key of this kind changes with it.
+    pub fn semantics_version(self) -> u32 {
+        match self {
+            StageKind::Data => 1,
+            StageKind::Tokenizer => 1,
+            StageKind::Pretrain => 1,
+            StageKind::Rl => 1,
+            StageKind::Eval => 1,
+            StageKind::Report => 1,
+        }
+    }
+}
+
+impl fmt::Display for StageKind {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+/// One stage of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    /// Its name, unique in the plan: the definition's name, with the sweep
+    /// values and replicate that tell it apart (`tuned[kl=constant(0.01)]#1`).
+    pub name: String,
+    /// What it computes.
+    pub kind: StageKind,
+    /// Its key.
+    pub key: StageKey,
+    /// Its canonical parameters (every default filled in).
+    pub parameters: serde_json::Value,
+    /// The stages it reads, by role (`from`, `tokenizer`, `data.0`, ...).
+    pub upstream: BTreeMap<String, StageKey>,
+    /// The files it reads, by path relative to the experiment file.
+    pub inputs: BTreeMap<String, InputDigest>,
+}
+
+/// The stages of one experiment, upstream before downstream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The experiment's name.
+    pub experiment: String,
+    /// Every stage, in an order where each comes after its upstream stages.
+    pub stages: Vec<Stage>,
+}
+
+impl Plan {
+    /// The stage with this key.
+    pub fn stage(&self, key: &StageKey) -> Option<&Stage> {
+        self.stages.iter().find(|stage| &stage.key == key)
+    }
+
+    /// The stage with this name.
+    pub fn named(&self, name: &str) -> Option<&Stage> {
+        self.stages.iter().find(|stage| stage.name == name)
+    }
+
+    /// Every file any stage reads.
+    pub fn inputs(&self) -> BTreeMap<String, InputDigest> {
+        self.stages
+            .iter()
+            .flat_map(|stage| {
+                stage
+                    .inputs
+                    .iter()
+                    .map(|(path, digest)| (path.clone(), digest.clone()))
+            })
+            .collect()
+    }
+
+    /// The stages whose names start with `name` (a stage, or every stage of
+    /// a definition: `tuned` selects `tuned[kl=...]` and `tuned#1`), and
+    /// every stage they read from.
+    pub fn selection(&self, name: &str) -> Vec<&Stage> {
+        let mut wanted: Vec<&StageKey> = self
+            .stages
+            .iter()
+            .filter(|stage| {
+                stage.name == name
+                    || stage.name.starts_with(&format!("{name}["))
+                    || stage.name.starts_with(&format!("{name}#"))
+            })
+            .map(|stage| &stage.key)
+            .collect();
+        let mut index = 0;
+        while index < wanted.len() {
+            if let Some(stage) = self.stage(wanted[index]) {
+                for key in stage.upstream.values() {
+                    if !wanted.contains(&key) {
+                        wanted.push(key);
+                    }
+                }
+            }
+            index += 1;
+        }
+        self.stages
+            .iter()
+            .filter(|stage| wanted.contains(&&stage.key))
+            .collect()
+    }
+}

@@ -1,0 +1,13 @@
+//! The runtime: running a plan's stages over a content-addressed cache.
+//!
+//! [`Cache`] stores one entry per stage key, published atomically with a
+//! manifest of its artifacts' digests; a hit needs the manifest and every
+//! artifact present.
+
+mod cache;
+mod project;
+mod status;
+
+pub use cache::{ArtifactDigest, Cache, CacheError, Entry, Manifest, CACHE_LAYOUT};
+pub use project::Project;
+pub use status::{plan_status, stage_status, Freshness, StaleReason};

@@ -1,0 +1,51 @@
+//! [`Project`]: where an experiment's lockfile and cache live.
+
+use std::path::{Path, PathBuf};
+
+use super::Cache;
+
+/// The project an experiment file belongs to: the nearest folder above it
+/// that holds `lockfiles/`, else the nearest git repository's top, else the
+/// experiment's own folder.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The project's top folder.
+    pub root: PathBuf,
+    /// The cache (`<root>/.echolab/cache`, or `ECHOLAB_CACHE`, or a flag).
+    pub cache: Cache,
+}
+
+impl Project {
+    /// The project of `experiment_file`; `cache` overrides the cache's place.
+    pub fn locate(experiment_file: &Path, cache: Option<&Path>) -> Project {
+        let start = experiment_file
+            .canonicalize()
+            .ok()
+            .and_then(|path| path.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."));
+        let root = start
+            .ancestors()
+            .find(|folder| folder.join("lockfiles").is_dir())
+            .or_else(|| {
+                start
+                    .ancestors()
+                    .find(|folder| folder.join(".git").exists())
+            })
+            .unwrap_or(&start)
+            .to_path_buf();
+        let cache_root = match (cache, std::env::var_os("ECHOLAB_CACHE")) {
+            (Some(path), _) => path.to_path_buf(),
+            (None, Some(path)) => PathBuf::from(path),
+            (None, None) => root.join(".echolab").join("cache"),
+        };
+        Project {
+            cache: Cache::new(&cache_root),
+            root,
+        }
+    }
+
+    /// The lockfile of experiment `name`.
+    pub fn lockfile(&self, name: &str) -> PathBuf {
+        self.root.join("lockfiles").join(format!("{name}.lock"))
+    }
+}

@@ -1,0 +1,119 @@
+//! Whether each stage must run, and why: fresh, cached or stale.
+
+use std::fmt;
+
+use super::{Cache, CacheError};
+use crate::lockfile::{Change, Lockfile};
+use crate::plan::{Plan, Stage};
+
+/// Why a stage must run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaleReason {
+    /// No run of it was ever recorded or cached.
+    NeverRun,
+    /// It differs from its locked version.
+    Changed(Change),
+    /// The lock records its outputs but the cache no longer has them.
+    OutputMissing,
+    /// The cache's copy of an artifact differs from what the lock recorded.
+    OutputCorrupt {
+        /// The artifact.
+        artifact: String,
+    },
+}
+
+impl fmt::Display for StaleReason {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StaleReason::NeverRun => formatter.write_str("never run"),
+            StaleReason::Changed(change) => write!(formatter, "{change}"),
+            StaleReason::OutputMissing => formatter
+                .write_str("its outputs are recorded in the lockfile but missing from the cache"),
+            StaleReason::OutputCorrupt { artifact } => {
+                write!(formatter, "output `{artifact}` differs from the lockfile")
+            }
+        }
+    }
+}
+
+/// A stage's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Freshness {
+    /// Cached, and the lock records this very stage (and its outputs match).
+    Fresh,
+    /// Cached, but the lockfile does not record it yet (`echolab lock`).
+    Cached,
+    /// Must run, for these reasons.
+    Stale(Vec<StaleReason>),
+}
+
+impl Freshness {
+    /// `fresh`, `cached` or `stale`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Freshness::Fresh => "fresh",
+            Freshness::Cached => "cached",
+            Freshness::Stale(_) => "stale",
+        }
+    }
+}
+
+/// The state of one stage.
+pub fn stage_status(
+    stage: &Stage,
+    lock: Option<&Lockfile>,
+    cache: &Cache,
+) -> Result<Freshness, CacheError> {
+    let record = lock.and_then(|lock| lock.stages.get(&stage.name));
+    let entry = cache.get(&stage.key)?;
+    match (entry, record) {
+        (Some(entry), Some(record)) if record.key == stage.key => {
+            let recorded_differently = record.outputs.iter().find(|(artifact, digest)| {
+                entry
+                    .manifest
+                    .artifacts
+                    .get(*artifact)
+                    .is_none_or(|actual| &&actual.blake3 != digest)
+            });
+            match recorded_differently {
+                Some((artifact, _)) => Ok(Freshness::Stale(vec![StaleReason::OutputCorrupt {
+                    artifact: artifact.clone(),
+                }])),
+                None => Ok(Freshness::Fresh),
+            }
+        }
+        (Some(_), _) => Ok(Freshness::Cached),
+        (None, Some(record)) if record.key == stage.key => {
+            Ok(Freshness::Stale(vec![if record.outputs.is_empty() {
+                StaleReason::NeverRun
+            } else {
+                StaleReason::OutputMissing
+            }]))
+        }
+        (None, Some(record)) => {
+            let changes = lock
+                .map(|lock| crate::lockfile::stage_changes(lock, record, stage))
+                .unwrap_or_default();
+            if changes.is_empty() {
+                Ok(Freshness::Stale(vec![StaleReason::NeverRun]))
+            } else {
+                Ok(Freshness::Stale(
+                    changes.into_iter().map(StaleReason::Changed).collect(),
+                ))
+            }
+        }
+        (None, None) => Ok(Freshness::Stale(vec![StaleReason::NeverRun])),
+    }
+}
+
+/// The state of every stage of a plan, in plan order.
+pub fn plan_status<'a>(
+    plan: &'a Plan,
+    lock: Option<&Lockfile>,
+    cache: &Cache,
+) -> Result<Vec<(&'a Stage, Freshness)>, CacheError> {
+    plan.stages
+        .iter()
+        .map(|stage| stage_status(stage, lock, cache).map(|freshness| (stage, freshness)))
+        .collect()
+}
