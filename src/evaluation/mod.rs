@@ -1,0 +1,3 @@
+//! Evaluation: grading model completions.
+
+pub mod interpreter;
