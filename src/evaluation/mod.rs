@@ -1,3 +1,4 @@
 //! Evaluation: grading model completions.
 
 pub mod interpreter;
+pub mod answer;
