@@ -153,7 +153,10 @@ mod tests {
             assert!((0.0..1.0).contains(&x));
         }
         for count in counts {
-            assert!((9_500..10_500).contains(&count), "unbalanced die: {counts:?}");
+            assert!(
+                (9_500..10_500).contains(&count),
+                "unbalanced die: {counts:?}"
+            );
         }
     }
 

@@ -233,8 +233,14 @@ mod tests {
     #[test]
     fn non_answers_are_errors() {
         assert_eq!(Answer::parse("  "), Err(AnswerError::Empty));
-        assert!(matches!(Answer::parse("x"), Err(AnswerError::NotANumber { .. })));
-        assert!(matches!(Answer::parse("3 and 4"), Err(AnswerError::NotANumber { .. })));
+        assert!(matches!(
+            Answer::parse("x"),
+            Err(AnswerError::NotANumber { .. })
+        ));
+        assert!(matches!(
+            Answer::parse("3 and 4"),
+            Err(AnswerError::NotANumber { .. })
+        ));
         assert!(Answer::parse("\\text{unclosed").is_err());
     }
 }

@@ -96,10 +96,16 @@ mod tests {
 
     #[test]
     fn last_complete_boxed_wins() {
-        assert_eq!(extracted("first \\boxed{3} then \\boxed{18}."), Some("18".into()));
+        assert_eq!(
+            extracted("first \\boxed{3} then \\boxed{18}."),
+            Some("18".into())
+        );
         assert_eq!(extracted("\\boxed{\\frac{3}{4}}"), Some("3/4".into()));
         assert_eq!(extracted("\\boxed{\\$1{,}000}"), Some("1000".into()));
-        assert_eq!(extracted("\\boxed{18} and a cut-off \\boxed{2"), Some("18".into()));
+        assert_eq!(
+            extracted("\\boxed{18} and a cut-off \\boxed{2"),
+            Some("18".into())
+        );
         assert_eq!(extracted("\\fbox{7}"), Some("7".into()));
         assert_eq!(extracted("Thus \\boxed{x} is it"), None);
     }
@@ -108,7 +114,10 @@ mod tests {
     fn gsm8k_and_answer_is_markers() {
         assert_eq!(extracted("16 - 3 = 13\n#### 1,300"), Some("1300".into()));
         assert_eq!(extracted("So the answer is $-2.5."), Some("-5/2".into()));
-        assert_eq!(extracted("The final answer is: $\\frac{1}{2}$"), Some("1/2".into()));
+        assert_eq!(
+            extracted("The final answer is: $\\frac{1}{2}$"),
+            Some("1/2".into())
+        );
         assert_eq!(extracted("The answer is 40%."), Some("40".into()));
     }
 

@@ -5,7 +5,10 @@
 //! reader behind both accepts the ways solutions write numbers (`1,000`,
 //! `$5`, `50%`, `-0.5`, `3/4`, `\frac{3}{4}`).
 
-#[expect(clippy::module_inception, reason = "the file is named after its type, `Answer`")]
+#[expect(
+    clippy::module_inception,
+    reason = "the file is named after its type, `Answer`"
+)]
 mod answer;
 mod extractor;
 mod number;

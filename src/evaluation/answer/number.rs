@@ -104,9 +104,7 @@ fn scan_decimal(text: &str, mut index: usize) -> Option<(String, String, usize)>
     index += first;
     if first > 0 && first <= 3 {
         // Thousands groups: `,ddd` not followed by another digit.
-        while bytes.get(index) == Some(&b',')
-            && count_digits(&bytes[index + 1..]) == 3
-        {
+        while bytes.get(index) == Some(&b',') && count_digits(&bytes[index + 1..]) == 3 {
             whole.push_str(&text[index + 1..index + 4]);
             index += 4;
         }
@@ -146,7 +144,10 @@ fn scan_latex_fraction(text: &str) -> Option<(Answer, usize)> {
 fn braced_number(text: &str) -> Option<(Answer, usize)> {
     let bytes = text.as_bytes();
     if bytes.first().is_some_and(u8::is_ascii_digit) {
-        return Some((Answer::Exact(Rational::integer(i128::from(bytes[0] - b'0'))), 1));
+        return Some((
+            Answer::Exact(Rational::integer(i128::from(bytes[0] - b'0'))),
+            1,
+        ));
     }
     let inner = text.strip_prefix('{')?;
     let close = inner.find('}')?;
@@ -175,9 +176,13 @@ fn decimal_answer(whole: &str, fraction: &str) -> Option<Answer> {
         let denominator = 10i128.checked_pow(fraction.len() as u32)?;
         return Rational::new(numerator, denominator).map(Answer::Exact);
     }
-    let value: f64 = format!("{}.{}", if whole.is_empty() { "0" } else { whole }, fraction)
-        .parse()
-        .ok()?;
+    let value: f64 = format!(
+        "{}.{}",
+        if whole.is_empty() { "0" } else { whole },
+        fraction
+    )
+    .parse()
+    .ok()?;
     value.is_finite().then_some(Answer::Approximate(value))
 }
 
@@ -208,7 +213,11 @@ mod tests {
             ("007", exact(7, 1), 3),
         ];
         for (text, expected, length) in cases {
-            assert_eq!(scan_number(text), Some((expected, length)), "scanning {text:?}");
+            assert_eq!(
+                scan_number(text),
+                Some((expected, length)),
+                "scanning {text:?}"
+            );
         }
     }
 

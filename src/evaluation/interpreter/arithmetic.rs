@@ -73,7 +73,11 @@ pub fn unary(
         _ => Err(InterpreterError::Type {
             message: format!(
                 "bad operand type for unary `{}`: `{}`",
-                if operator == UnaryOperator::Negate { "-" } else { "+" },
+                if operator == UnaryOperator::Negate {
+                    "-"
+                } else {
+                    "+"
+                },
                 value.type_name()
             ),
             at,
@@ -88,7 +92,9 @@ pub fn compare(left: &Value, right: &Value) -> Option<Ordering> {
     match (left, right) {
         (Value::Integer(a), Value::Integer(b)) => Some(a.cmp(b)),
         (Value::Float(a), Value::Float(b)) => a.partial_cmp(b),
-        (Value::Integer(a), Value::Float(b)) => compare_float_integer(*b, *a).map(Ordering::reverse),
+        (Value::Integer(a), Value::Float(b)) => {
+            compare_float_integer(*b, *a).map(Ordering::reverse)
+        }
         (Value::Float(a), Value::Integer(b)) => compare_float_integer(*a, *b),
         _ => None,
     }
@@ -317,14 +323,32 @@ mod tests {
     #[test]
     fn floor_division_and_modulo_take_python_signs() {
         // Python: -7 // 2 == -4, -7 % 2 == 1, 7 % -2 == -1, 7 // -2 == -4.
-        assert_eq!(integers(BinaryOperator::FloorDivide, -7, 2), Ok(Value::Integer(-4)));
-        assert_eq!(integers(BinaryOperator::Modulo, -7, 2), Ok(Value::Integer(1)));
-        assert_eq!(integers(BinaryOperator::Modulo, 7, -2), Ok(Value::Integer(-1)));
-        assert_eq!(integers(BinaryOperator::FloorDivide, 7, -2), Ok(Value::Integer(-4)));
+        assert_eq!(
+            integers(BinaryOperator::FloorDivide, -7, 2),
+            Ok(Value::Integer(-4))
+        );
+        assert_eq!(
+            integers(BinaryOperator::Modulo, -7, 2),
+            Ok(Value::Integer(1))
+        );
+        assert_eq!(
+            integers(BinaryOperator::Modulo, 7, -2),
+            Ok(Value::Integer(-1))
+        );
+        assert_eq!(
+            integers(BinaryOperator::FloorDivide, 7, -2),
+            Ok(Value::Integer(-4))
+        );
         // Python: -7.5 // 2 == -4.0, -7.5 % 2 == 0.5, 7.5 % -2 == -0.5.
-        assert_eq!(floats(BinaryOperator::FloorDivide, -7.5, 2.0), Value::Float(-4.0));
+        assert_eq!(
+            floats(BinaryOperator::FloorDivide, -7.5, 2.0),
+            Value::Float(-4.0)
+        );
         assert_eq!(floats(BinaryOperator::Modulo, -7.5, 2.0), Value::Float(0.5));
-        assert_eq!(floats(BinaryOperator::Modulo, 7.5, -2.0), Value::Float(-0.5));
+        assert_eq!(
+            floats(BinaryOperator::Modulo, 7.5, -2.0),
+            Value::Float(-0.5)
+        );
     }
 
     #[test]
@@ -333,7 +357,10 @@ mod tests {
             integers(BinaryOperator::FloorDivide, i64::MIN, -1),
             Err(InterpreterError::Overflow { .. })
         ));
-        assert_eq!(integers(BinaryOperator::Modulo, i64::MIN, -1), Ok(Value::Integer(0)));
+        assert_eq!(
+            integers(BinaryOperator::Modulo, i64::MIN, -1),
+            Ok(Value::Integer(0))
+        );
         assert!(matches!(
             integers(BinaryOperator::Multiply, i64::MAX, 2),
             Err(InterpreterError::Overflow { .. })
@@ -342,8 +369,14 @@ mod tests {
             integers(BinaryOperator::Power, 2, 64),
             Err(InterpreterError::Overflow { .. })
         ));
-        assert_eq!(integers(BinaryOperator::Power, -1, i64::MAX), Ok(Value::Integer(-1)));
-        assert_eq!(integers(BinaryOperator::Power, 2, -2), Ok(Value::Float(0.25)));
+        assert_eq!(
+            integers(BinaryOperator::Power, -1, i64::MAX),
+            Ok(Value::Integer(-1))
+        );
+        assert_eq!(
+            integers(BinaryOperator::Power, 2, -2),
+            Ok(Value::Float(0.25))
+        );
         assert!(matches!(
             integers(BinaryOperator::Power, 0, -1),
             Err(InterpreterError::DivisionByZero { .. })
@@ -355,7 +388,10 @@ mod tests {
         // Python: (2**53 + 1) / 1 == 9007199254740992.0 (ties to even), and
         // 9007199254740993 / 3 == 3002399751580331.0.
         assert_eq!(true_divide((1 << 53) + 1, 1), 9_007_199_254_740_992.0);
-        assert_eq!(true_divide(9_007_199_254_740_993, 3), 3_002_399_751_580_331.0);
+        assert_eq!(
+            true_divide(9_007_199_254_740_993, 3),
+            3_002_399_751_580_331.0
+        );
         assert_eq!(true_divide(i64::MIN, 1), -9_223_372_036_854_775_808.0);
         assert_eq!(true_divide(1, 3), 1.0 / 3.0);
         assert_eq!(true_divide(-7, 2), -3.5);
@@ -366,9 +402,18 @@ mod tests {
         let big = Value::Integer((1 << 53) + 1);
         let rounded = Value::Float(9_007_199_254_740_992.0);
         assert_eq!(compare(&big, &rounded), Some(Ordering::Greater));
-        assert_eq!(compare(&Value::Float(2.5), &Value::Integer(2)), Some(Ordering::Greater));
-        assert_eq!(compare(&Value::Float(-2.5), &Value::Integer(-2)), Some(Ordering::Less));
-        assert_eq!(compare(&Value::Integer(3), &Value::Float(3.0)), Some(Ordering::Equal));
+        assert_eq!(
+            compare(&Value::Float(2.5), &Value::Integer(2)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            compare(&Value::Float(-2.5), &Value::Integer(-2)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            compare(&Value::Integer(3), &Value::Float(3.0)),
+            Some(Ordering::Equal)
+        );
     }
 
     #[test]

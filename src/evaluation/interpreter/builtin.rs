@@ -67,7 +67,9 @@ impl Builtin {
 
     /// The builtin called `name`, if any.
     pub fn from_name(name: &str) -> Option<Builtin> {
-        Builtin::ALL.into_iter().find(|builtin| builtin.name() == name)
+        Builtin::ALL
+            .into_iter()
+            .find(|builtin| builtin.name() == name)
     }
 
     /// Calls every builtin but `print` on `arguments`. Returns the value and
@@ -159,9 +161,9 @@ fn bad_type(builtin: Builtin, value: &Value, at: Position) -> InterpreterError {
 }
 
 fn sum(items: &[Value], start: Value, at: Position) -> Result<Value, InterpreterError> {
-    items
-        .iter()
-        .try_fold(start, |total, item| binary(BinaryOperator::Add, &total, item, at))
+    items.iter().try_fold(start, |total, item| {
+        binary(BinaryOperator::Add, &total, item, at)
+    })
 }
 
 fn to_integer(value: &Value, at: Position) -> Result<Value, InterpreterError> {
@@ -199,10 +201,16 @@ fn to_float(value: &Value, at: Position) -> Result<Value, InterpreterError> {
     let result = match value {
         Value::Integer(x) => *x as f64,
         Value::Float(x) => *x,
-        Value::String(text) => text.trim().parse::<f64>().map_err(|_| InterpreterError::Value {
-            message: format!("could not convert string to float: {}", value.to_python_repr()),
-            at,
-        })?,
+        Value::String(text) => text
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| InterpreterError::Value {
+                message: format!(
+                    "could not convert string to float: {}",
+                    value.to_python_repr()
+                ),
+                at,
+            })?,
         other => return Err(bad_type(Builtin::Float, other, at)),
     };
     if result.is_finite() {
@@ -234,7 +242,10 @@ fn round(value: &Value, digits: Option<&Value>, at: Position) -> Result<Value, I
         Some(Value::Integer(digits)) => Some(*digits),
         Some(other) => {
             return Err(InterpreterError::Type {
-                message: format!("`round` digits must be an `int`, not `{}`", other.type_name()),
+                message: format!(
+                    "`round` digits must be an `int`, not `{}`",
+                    other.type_name()
+                ),
                 at,
             })
         }
@@ -294,11 +305,13 @@ fn round_decimal_digits(decimal: &str, fraction_nonzero: bool, dropped: u64) -> 
     let kept_length = (length - dropped) as usize;
     let (kept, removed) = decimal.split_at(kept_length);
     let first_removed = removed.as_bytes().first().copied().unwrap_or(b'0');
-    let rest_nonzero =
-        removed.bytes().skip(1).any(|byte| byte != b'0') || fraction_nonzero;
-    let last_kept_odd = kept.as_bytes().last().is_some_and(|byte| (byte - b'0') % 2 == 1);
-    let round_up = first_removed > b'5'
-        || (first_removed == b'5' && (rest_nonzero || last_kept_odd));
+    let rest_nonzero = removed.bytes().skip(1).any(|byte| byte != b'0') || fraction_nonzero;
+    let last_kept_odd = kept
+        .as_bytes()
+        .last()
+        .is_some_and(|byte| (byte - b'0') % 2 == 1);
+    let round_up =
+        first_removed > b'5' || (first_removed == b'5' && (rest_nonzero || last_kept_odd));
     let mut digits: Vec<u8> = if kept.is_empty() {
         vec![b'0']
     } else {
@@ -348,12 +361,20 @@ mod tests {
         // round(2.675, 2) == 2.67, round(0.125, 2) == 0.12,
         // round(1234.5, -1) == 1230.0, round(1250.0, -2) == 1200.0,
         // round(1350, -2) == 1400, round(25, -1) == 20.
-        assert_eq!(call(Builtin::Round, &[Value::Float(2.5)]), Value::Integer(2));
-        assert_eq!(call(Builtin::Round, &[Value::Float(3.5)]), Value::Integer(4));
-        assert_eq!(call(Builtin::Round, &[Value::Float(-0.5)]), Value::Integer(0));
-        let round2 = |x: f64, digits: i64| {
-            call(Builtin::Round, &[Value::Float(x), Value::Integer(digits)])
-        };
+        assert_eq!(
+            call(Builtin::Round, &[Value::Float(2.5)]),
+            Value::Integer(2)
+        );
+        assert_eq!(
+            call(Builtin::Round, &[Value::Float(3.5)]),
+            Value::Integer(4)
+        );
+        assert_eq!(
+            call(Builtin::Round, &[Value::Float(-0.5)]),
+            Value::Integer(0)
+        );
+        let round2 =
+            |x: f64, digits: i64| call(Builtin::Round, &[Value::Float(x), Value::Integer(digits)]);
         assert_eq!(round2(2.675, 2), Value::Float(2.67));
         assert_eq!(round2(0.125, 2), Value::Float(0.12));
         assert_eq!(round2(1234.5, -1), Value::Float(1230.0));
@@ -374,12 +395,25 @@ mod tests {
 
     #[test]
     fn int_and_float_conversions() {
-        assert_eq!(call(Builtin::Int, &[Value::Float(-3.9)]), Value::Integer(-3));
-        assert_eq!(call(Builtin::Int, &[Value::String(Rc::from(" -42 "))]), Value::Integer(-42));
-        assert!(Builtin::Int.call(&[Value::String(Rc::from("4.5"))], AT).is_err());
+        assert_eq!(
+            call(Builtin::Int, &[Value::Float(-3.9)]),
+            Value::Integer(-3)
+        );
+        assert_eq!(
+            call(Builtin::Int, &[Value::String(Rc::from(" -42 "))]),
+            Value::Integer(-42)
+        );
+        assert!(Builtin::Int
+            .call(&[Value::String(Rc::from("4.5"))], AT)
+            .is_err());
         assert!(Builtin::Int.call(&[Value::Float(1e19)], AT).is_err());
-        assert_eq!(call(Builtin::Float, &[Value::Integer(3)]), Value::Float(3.0));
-        assert!(Builtin::Float.call(&[Value::String(Rc::from("inf"))], AT).is_err());
+        assert_eq!(
+            call(Builtin::Float, &[Value::Integer(3)]),
+            Value::Float(3.0)
+        );
+        assert!(Builtin::Float
+            .call(&[Value::String(Rc::from("inf"))], AT)
+            .is_err());
     }
 
     #[test]
@@ -390,8 +424,15 @@ mod tests {
             call(Builtin::Min, &[Value::Integer(1), Value::Float(1.0)]),
             Value::Integer(1)
         );
-        let items = list(vec![Value::Integer(2), Value::Float(7.5), Value::Integer(3)]);
-        assert_eq!(call(Builtin::Max, std::slice::from_ref(&items)), Value::Float(7.5));
+        let items = list(vec![
+            Value::Integer(2),
+            Value::Float(7.5),
+            Value::Integer(3),
+        ]);
+        assert_eq!(
+            call(Builtin::Max, std::slice::from_ref(&items)),
+            Value::Float(7.5)
+        );
         let items = list(vec![Value::Integer(1), Value::Float(2.5)]);
         assert_eq!(call(Builtin::Sum, &[items]), Value::Float(3.5));
         assert!(matches!(

@@ -111,9 +111,11 @@ impl Lexer {
             }
         }
         let end = self.position();
-        if self.tokens.last().is_some_and(|token| {
-            !matches!(token.kind, TokenKind::Newline | TokenKind::Dedent)
-        }) {
+        if self
+            .tokens
+            .last()
+            .is_some_and(|token| !matches!(token.kind, TokenKind::Newline | TokenKind::Dedent))
+        {
             self.push(TokenKind::Newline, end);
         }
         while self.indents.len() > 1 {
@@ -153,7 +155,10 @@ impl Lexer {
                 self.push(TokenKind::Dedent, at);
             }
             if self.indents.last().copied().unwrap_or(0) != width {
-                return Err(syntax("unindent does not match any outer indentation level", at));
+                return Err(syntax(
+                    "unindent does not match any outer indentation level",
+                    at,
+                ));
             }
         }
         Ok(false)
@@ -383,8 +388,14 @@ mod tests {
     #[test]
     fn indentation_becomes_indent_and_dedent_tokens() {
         let tokens = kinds("def f():\n    x = 1\n\n    return x\ny = 2\n");
-        assert_eq!(tokens.iter().filter(|k| **k == TokenKind::Indent).count(), 1);
-        assert_eq!(tokens.iter().filter(|k| **k == TokenKind::Dedent).count(), 1);
+        assert_eq!(
+            tokens.iter().filter(|k| **k == TokenKind::Indent).count(),
+            1
+        );
+        assert_eq!(
+            tokens.iter().filter(|k| **k == TokenKind::Dedent).count(),
+            1
+        );
         let dedent = tokens.iter().position(|k| *k == TokenKind::Dedent).unwrap();
         assert_eq!(tokens[dedent + 1], TokenKind::Name("y".to_string()));
     }
@@ -392,7 +403,10 @@ mod tests {
     #[test]
     fn newlines_inside_brackets_join_lines() {
         let tokens = kinds("x = (1 +\n 2)\n");
-        assert_eq!(tokens.iter().filter(|k| **k == TokenKind::Newline).count(), 1);
+        assert_eq!(
+            tokens.iter().filter(|k| **k == TokenKind::Newline).count(),
+            1
+        );
     }
 
     #[test]
@@ -407,10 +421,15 @@ mod tests {
 
     #[test]
     fn bad_dedent_is_a_syntax_error_with_its_position() {
-        let error = Lexer::new("def f():\n    x = 1\n  y = 2\n").tokenize().unwrap_err();
+        let error = Lexer::new("def f():\n    x = 1\n  y = 2\n")
+            .tokenize()
+            .unwrap_err();
         assert!(matches!(
             error,
-            InterpreterError::Syntax { at: Position { line: 3, column: 3 }, .. }
+            InterpreterError::Syntax {
+                at: Position { line: 3, column: 3 },
+                ..
+            }
         ));
     }
 

@@ -89,12 +89,7 @@ impl Machine {
             });
         }
         self.enter(at)?;
-        let locals = function
-            .parameters
-            .iter()
-            .cloned()
-            .zip(arguments)
-            .collect();
+        let locals = function.parameters.iter().cloned().zip(arguments).collect();
         self.frames.push(Frame {
             function: Rc::clone(function),
             locals,

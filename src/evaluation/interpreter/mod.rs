@@ -89,10 +89,13 @@ pub fn run_function(
 ) -> Result<Outcome, InterpreterError> {
     let program = parse(source, limits)?;
     let wanted = name.map(str::to_string).or_else(|| {
-        program.statements.iter().find_map(|statement| match statement {
-            syntax::Statement::FunctionDefinition(function) => Some(function.name.clone()),
-            _ => None,
-        })
+        program
+            .statements
+            .iter()
+            .find_map(|statement| match statement {
+                syntax::Statement::FunctionDefinition(function) => Some(function.name.clone()),
+                _ => None,
+            })
     });
     let Some(wanted) = wanted else {
         return Err(InterpreterError::NoFunction {
@@ -155,9 +158,18 @@ mod tests {
 
     #[test]
     fn functions_with_parameters_and_scopes() {
-        assert_eq!(value("rate = 3\ndef f(n):\n    return n * rate\nf(4) + f(1)"), Value::Integer(15));
-        let unbound = run("x = 1\ndef f():\n    y = x\n    x = 2\n    return y\nf()", &Limits::default());
-        assert!(matches!(unbound, Err(InterpreterError::UnboundLocal { .. })));
+        assert_eq!(
+            value("rate = 3\ndef f(n):\n    return n * rate\nf(4) + f(1)"),
+            Value::Integer(15)
+        );
+        let unbound = run(
+            "x = 1\ndef f():\n    y = x\n    x = 2\n    return y\nf()",
+            &Limits::default(),
+        );
+        assert!(matches!(
+            unbound,
+            Err(InterpreterError::UnboundLocal { .. })
+        ));
         let none = run_function("def f():\n    x = 1\n", &Limits::default(), Some("f")).unwrap();
         assert_eq!(none.value, Some(Value::None));
     }
@@ -167,11 +179,22 @@ mod tests {
         let limits = Limits::default();
         assert!(matches!(
             run("x = 1\ny = x / (x - 1)", &limits),
-            Err(InterpreterError::DivisionByZero { at: Position { line: 2, column: 5 } })
+            Err(InterpreterError::DivisionByZero {
+                at: Position { line: 2, column: 5 }
+            })
         ));
-        assert!(matches!(run("z + 1", &limits), Err(InterpreterError::UnknownName { .. })));
-        assert!(matches!(run("'a' * 3", &limits), Err(InterpreterError::Type { .. })));
-        assert!(matches!(run("10 ** 19", &limits), Err(InterpreterError::Overflow { .. })));
+        assert!(matches!(
+            run("z + 1", &limits),
+            Err(InterpreterError::UnknownName { .. })
+        ));
+        assert!(matches!(
+            run("'a' * 3", &limits),
+            Err(InterpreterError::Type { .. })
+        ));
+        assert!(matches!(
+            run("10 ** 19", &limits),
+            Err(InterpreterError::Overflow { .. })
+        ));
         assert!(matches!(
             run_function("x = 1", &limits, None),
             Err(InterpreterError::NoFunction { .. })
@@ -193,10 +216,19 @@ mod tests {
         }
         doubling.push_str("f20()\n");
         let exponential = run(&doubling, &limits);
-        assert!(matches!(exponential, Err(InterpreterError::BudgetExceeded { limit: 100_000 })));
+        assert!(matches!(
+            exponential,
+            Err(InterpreterError::BudgetExceeded { limit: 100_000 })
+        ));
         let long = "x = 1\n".repeat(20_000);
-        assert!(matches!(run(&long, &limits), Err(InterpreterError::SourceTooLong { .. })));
+        assert!(matches!(
+            run(&long, &limits),
+            Err(InterpreterError::SourceTooLong { .. })
+        ));
         let printing = "print('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa')\n".repeat(500);
-        assert!(matches!(run(&printing, &limits), Err(InterpreterError::OutputTooLong { .. })));
+        assert!(matches!(
+            run(&printing, &limits),
+            Err(InterpreterError::OutputTooLong { .. })
+        ));
     }
 }

@@ -590,13 +590,17 @@ mod tests {
         };
         assert!(matches!(
             right.kind,
-            ExpressionKind::Binary { operator: BinaryOperator::Power, .. }
+            ExpressionKind::Binary {
+                operator: BinaryOperator::Power,
+                ..
+            }
         ));
     }
 
     #[test]
     fn function_records_its_locals() {
-        let program = parse("def f(a: int) -> int:\n    b = a\n    c += 1\n    return b\n").unwrap();
+        let program =
+            parse("def f(a: int) -> int:\n    b = a\n    c += 1\n    return b\n").unwrap();
         let Statement::FunctionDefinition(function) = &program.statements[0] else {
             panic!("expected a def");
         };
@@ -614,7 +618,10 @@ mod tests {
             Err(InterpreterError::TooDeep { limit: 50, .. })
         ));
         let chain = vec!["1"; 100].join(" + ");
-        assert!(matches!(parse(&chain), Err(InterpreterError::TooDeep { .. })));
+        assert!(matches!(
+            parse(&chain),
+            Err(InterpreterError::TooDeep { .. })
+        ));
         assert!(parse(&vec!["1"; 40].join(" + ")).is_ok());
     }
 
@@ -623,7 +630,10 @@ mod tests {
         let error = parse("x = 1\nif x:\n    pass\n").unwrap_err();
         assert!(matches!(
             error,
-            InterpreterError::Syntax { at: Position { line: 2, column: 1 }, .. }
+            InterpreterError::Syntax {
+                at: Position { line: 2, column: 1 },
+                ..
+            }
         ));
         assert!(parse("def f():\n    def g():\n        pass\n").is_err());
         assert!(parse("x = (1, 2)").is_err());
