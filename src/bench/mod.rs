@@ -5,6 +5,7 @@
 //! of `(name, value, unit)` with the target it is held to, and the command
 //! prints every row of every selected group as one table.
 
+mod evaluation;
 mod report;
 mod timing;
 
@@ -24,5 +25,5 @@ pub struct Group {
 
 /// Every benchmark group echolab has, in the order they run.
 pub fn groups() -> Vec<Group> {
-    Vec::new()
+    vec![evaluation::group()]
 }
