@@ -27,7 +27,10 @@ fn run(bench: &mut Bench) -> anyhow::Result<()> {
     let reference = Answer::parse("18")?;
     const REPEATS: usize = 2_000;
     for (name, completion) in [("code", CODE), ("code_text", CODE_TEXT), ("prose", PROSE)] {
-        anyhow::ensure!(grade(completion, &reference).correct, "{name} example must grade correct");
+        anyhow::ensure!(
+            grade(completion, &reference).correct,
+            "{name} example must grade correct"
+        );
         let elapsed = best_of(5, || {
             for _ in 0..REPEATS {
                 black_box(grade(black_box(completion), &reference));

@@ -8,7 +8,7 @@
 //! sides whole) or a trailing `%` (dropped: `50%` reads as 50). Also
 //! `\frac{a}{b}`, `\dfrac` and `\tfrac` with numeric parts. Decimal text
 //! becomes an exact [`Rational`]; only text too long for 128-bit integers
-//! falls back to a float.
+//! (about 38 digits) falls back to a float.
 
 use super::answer::Answer;
 use super::rational::Rational;
@@ -56,12 +56,11 @@ pub fn scan_number(text: &str) -> Option<(Answer, usize)> {
         let start = index + 1;
         let end = start + count_digits(&bytes[start..]);
         if end > start && !bytes.get(end).is_some_and(|b| *b == b'.' || *b == b'/') {
-            let denominator: i128 = text[start..end].parse().ok()?;
-            if let (Answer::Exact(numerator), Some(denominator)) =
-                (value, Rational::new(denominator, 1))
-            {
-                if denominator.numerator() != 0 {
-                    value = Answer::Exact(numerator.checked_divide(denominator)?);
+            let denominator = text[start..end].parse::<i128>().ok();
+            if let (Answer::Exact(numerator), Some(denominator)) = (value, denominator) {
+                let quotient = numerator.checked_divide(Rational::integer(denominator));
+                if let Some(quotient) = quotient {
+                    value = Answer::Exact(quotient);
                     index = end;
                 }
             }
@@ -167,14 +166,16 @@ fn count_digits(bytes: &[u8]) -> usize {
 fn decimal_answer(whole: &str, fraction: &str) -> Option<Answer> {
     let digits = format!("{whole}{fraction}");
     let significant = digits.trim_start_matches('0');
-    if significant.len() <= 36 && fraction.len() <= 36 {
-        let numerator: i128 = if significant.is_empty() {
-            0
-        } else {
-            significant.parse().ok()?
-        };
-        let denominator = 10i128.checked_pow(fraction.len() as u32)?;
-        return Rational::new(numerator, denominator).map(Answer::Exact);
+    let numerator = if significant.is_empty() {
+        Some(0)
+    } else {
+        significant.parse::<i128>().ok()
+    };
+    let denominator = 10i128.checked_pow(u32::try_from(fraction.len()).unwrap_or(u32::MAX));
+    if let (Some(numerator), Some(denominator)) = (numerator, denominator) {
+        if let Some(exact) = Rational::new(numerator, denominator) {
+            return Some(Answer::Exact(exact));
+        }
     }
     let value: f64 = format!(
         "{}.{}",
@@ -235,6 +236,17 @@ mod tests {
         assert_eq!(scan_number("$"), None);
         assert_eq!(scan_number("\\frac{1}{0}"), None);
         assert_eq!(scan_number("3/0"), Some((exact(3, 1), 1)));
+    }
+
+    #[test]
+    fn every_printed_exact_answer_reads_back() {
+        // Regression: 37- and 38-digit numerators once fell back to floats,
+        // so a printed fraction did not read back as one number.
+        let wide = Answer::Exact(Rational::new(i128::MAX, 7).unwrap());
+        let text = wide.to_string();
+        assert_eq!(scan_number(&text), Some((wide, text.len())));
+        let huge_denominator = format!("5/{}", "9".repeat(45));
+        assert_eq!(scan_number(&huge_denominator), Some((exact(5, 1), 1)));
     }
 
     #[test]
