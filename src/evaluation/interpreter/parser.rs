@@ -66,6 +66,9 @@ impl Parser {
             return Ok(());
         }
         loop {
+            if module_level && self.is_name("return") {
+                return Err(syntax("`return` outside a function", self.at()));
+            }
             statements.push(self.simple_statement()?);
             if self.eat_symbol(";") {
                 if matches!(self.kind(), TokenKind::Newline | TokenKind::End) {
@@ -638,5 +641,12 @@ mod tests {
         assert!(parse("def f():\n    def g():\n        pass\n").is_err());
         assert!(parse("x = (1, 2)").is_err());
         assert!(parse("1 = x").is_err());
+        assert!(matches!(
+            parse("x = 1\nreturn x"),
+            Err(InterpreterError::Syntax {
+                at: Position { line: 2, column: 1 },
+                ..
+            })
+        ));
     }
 }
