@@ -146,19 +146,43 @@ impl std::str::FromStr for Answer {
 }
 
 /// `\text{ dollars}` and friends replaced by their content with spaces
-/// around, so units do not stick to numbers.
+/// around, so units do not stick to numbers. An unclosed command becomes a
+/// space. One pass: each search for `}` covers text that is then consumed,
+/// and once a search fails no later one is tried.
 fn unwrap_text_commands(text: &str) -> String {
-    let mut out = text.to_string();
-    for command in ["\\text{", "\\textbf{", "\\mbox{", "\\mathrm{", "\\mathbf{"] {
-        while let Some(start) = out.find(command) {
-            let content_start = start + command.len();
-            let Some(length) = out[content_start..].find('}') else {
-                out.replace_range(start..content_start, " ");
-                break;
+    const COMMANDS: [&str; 5] = ["\\text{", "\\textbf{", "\\mbox{", "\\mathrm{", "\\mathbf{"];
+    let mut out = String::with_capacity(text.len());
+    let mut index = 0;
+    let mut closed_later = true;
+    while index < text.len() {
+        let rest = &text[index..];
+        if let Some(command) = COMMANDS.iter().find(|command| rest.starts_with(**command)) {
+            let content = &rest[command.len()..];
+            let close = if closed_later {
+                content.find('}')
+            } else {
+                None
             };
-            let content = out[content_start..content_start + length].to_string();
-            out.replace_range(start..content_start + length + 1, &format!(" {content} "));
+            match close {
+                Some(length) => {
+                    out.push(' ');
+                    out.push_str(&content[..length]);
+                    out.push(' ');
+                    index += command.len() + length + 1;
+                }
+                None => {
+                    closed_later = false;
+                    out.push(' ');
+                    index += command.len();
+                }
+            }
+            continue;
         }
+        let Some(character) = rest.chars().next() else {
+            break;
+        };
+        out.push(character);
+        index += character.len_utf8();
     }
     out
 }
@@ -242,5 +266,16 @@ mod tests {
             Err(AnswerError::NotANumber { .. })
         ));
         assert!(Answer::parse("\\text{unclosed").is_err());
+        assert_eq!(Answer::parse("\\text{\\text{7}"), Ok(parse("7")));
+    }
+
+    #[test]
+    fn many_text_commands_take_linear_time() {
+        // Regression: re-searching the whole text after each `\text{..}`
+        // replacement was quadratic; a megabyte of them took minutes.
+        let closed = "\\text{}".repeat(150_000) + "4";
+        assert_eq!(Answer::parse(&closed), Ok(parse("4")));
+        let unclosed = "\\text{".repeat(150_000);
+        assert!(Answer::parse(&unclosed).is_err());
     }
 }

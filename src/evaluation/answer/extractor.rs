@@ -30,40 +30,33 @@ pub fn extract(text: &str) -> Option<Answer> {
 }
 
 /// The content of the last complete `\boxed{...}` or `\fbox{...}`.
+///
+/// One forward pass with a stack of open braces, so the time is linear in
+/// the text even when it holds thousands of unclosed boxes.
 pub fn last_boxed(text: &str) -> Option<&str> {
-    let mut best: Option<(usize, &str)> = None;
-    for command in ["\\boxed{", "\\fbox{"] {
-        let mut search_end = text.len();
-        while let Some(start) = text[..search_end].rfind(command) {
-            let content_start = start + command.len();
-            if let Some(length) = balanced_length(&text[content_start..]) {
-                if best.is_none_or(|(found, _)| start > found) {
-                    best = Some((start, &text[content_start..content_start + length]));
-                }
-                break;
-            }
-            search_end = start;
-        }
-    }
-    best.map(|(_, content)| content)
-}
-
-/// How many bytes precede the `}` that closes an already opened `{`.
-fn balanced_length(text: &str) -> Option<usize> {
-    let mut depth = 1usize;
-    for (index, byte) in text.bytes().enumerate() {
+    let bytes = text.as_bytes();
+    // For each open `{`: where its content starts, and whether it opened a box.
+    let mut open: Vec<(usize, bool)> = Vec::new();
+    let mut last: Option<(usize, usize, usize)> = None; // (box start, content start, end)
+    for (index, byte) in bytes.iter().enumerate() {
         match byte {
-            b'{' => depth += 1,
+            b'{' => {
+                let before = &bytes[..index];
+                let is_box = before.ends_with(b"\\boxed") || before.ends_with(b"\\fbox");
+                open.push((index + 1, is_box));
+            }
             b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(index);
+                if let Some((content_start, true)) = open.pop() {
+                    let box_start = content_start - 1;
+                    if last.is_none_or(|(start, _, _)| box_start > start) {
+                        last = Some((box_start, content_start, index));
+                    }
                 }
             }
             _ => {}
         }
     }
-    None
+    last.map(|(_, content_start, end)| &text[content_start..end])
 }
 
 fn after_last_marker(text: &str, marker: &str) -> Option<Answer> {
@@ -108,6 +101,19 @@ mod tests {
         );
         assert_eq!(extracted("\\fbox{7}"), Some("7".into()));
         assert_eq!(extracted("Thus \\boxed{x} is it"), None);
+        assert_eq!(
+            extracted("\\boxed{1} \\boxed{\\boxed{2}}"),
+            Some("2".into())
+        );
+        assert_eq!(extracted("} \\boxed{5}}"), Some("5".into()));
+    }
+
+    #[test]
+    fn many_unclosed_boxes_take_linear_time() {
+        // Regression: searching back from every unclosed box and scanning to
+        // the end was quadratic; a megabyte of them took minutes.
+        let text = "\\boxed{".repeat(150_000);
+        assert_eq!(extracted(&text), None);
     }
 
     #[test]
