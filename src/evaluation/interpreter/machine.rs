@@ -173,6 +173,14 @@ impl Machine {
                     .iter()
                     .map(|item| self.evaluate(item))
                     .collect::<Result<Vec<_>, _>>()?;
+                // Lists of lists could nest thousands deep through
+                // variables, and every walk over them would recurse.
+                if values.iter().any(|value| matches!(value, Value::List(_))) {
+                    return Err(InterpreterError::Type {
+                        message: "lists inside lists are not supported".to_string(),
+                        at,
+                    });
+                }
                 Ok(list(values))
             }
             ExpressionKind::Unary { operator, operand } => {
@@ -215,15 +223,21 @@ impl Machine {
     }
 
     fn print(&mut self, arguments: &[Value]) -> Result<Value, InterpreterError> {
-        let line: Vec<String> = arguments.iter().map(Value::to_python_string).collect();
-        let line = line.join(" ");
-        if self.printed.len() + line.len() + 1 > self.limits.max_output_bytes {
-            return Err(InterpreterError::OutputTooLong {
-                limit: self.limits.max_output_bytes,
-            });
+        let limit = self.limits.max_output_bytes;
+        let too_long = InterpreterError::OutputTooLong { limit };
+        for (index, argument) in arguments.iter().enumerate() {
+            if index > 0 {
+                self.printed.push(' ');
+            }
+            // Writing stops at the limit, so a huge value never materialises.
+            if !argument.write_python(&mut self.printed, false, limit) {
+                return Err(too_long);
+            }
         }
-        self.printed.push_str(&line);
         self.printed.push('\n');
+        if self.printed.len() > limit {
+            return Err(too_long);
+        }
         Ok(Value::None)
     }
 

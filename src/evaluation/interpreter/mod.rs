@@ -34,7 +34,7 @@ pub use builtin::Builtin;
 pub use error::{InterpreterError, Position};
 pub use limits::Limits;
 pub use machine::Machine;
-pub use value::{float_repr, Value};
+pub use value::{float_repr, Value, TEXT_LIMIT};
 
 use lexer::Lexer;
 use parser::Parser;
@@ -229,6 +229,23 @@ mod tests {
         assert!(matches!(
             run(&printing, &limits),
             Err(InterpreterError::OutputTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn doubling_lists_cannot_blow_up_printing() {
+        // Regression: `b = [a, a]; c = [b, b]; ...` doubled the printed size
+        // per line at one step each; nested lists are now refused, and a
+        // wide list of one long string stops printing at the limit.
+        let nested = run("a = [1]\nb = [a, a]\nprint(b)", &Limits::default());
+        assert!(matches!(nested, Err(InterpreterError::Type { .. })));
+        let mut wide = format!("s = '{}'\nx = [", "a".repeat(1000));
+        wide.push_str(&"s, ".repeat(2000));
+        wide.push_str("]\nprint(x)\n");
+        let result = run(&wide, &Limits::default());
+        assert!(matches!(
+            result,
+            Err(InterpreterError::OutputTooLong { limit: 16_384 })
         ));
     }
 }

@@ -42,30 +42,75 @@ impl Value {
         }
     }
 
-    /// The value as `str()` shows it (what `print` writes).
+    /// The value as `str()` shows it (what `print` writes), cut at
+    /// [`TEXT_LIMIT`] bytes.
     pub fn to_python_string(&self) -> String {
-        match self {
-            Value::String(text) => text.to_string(),
-            other => other.to_python_repr(),
-        }
+        let mut out = String::new();
+        self.write_python(&mut out, false, TEXT_LIMIT);
+        out
     }
 
-    /// The value as `repr()` shows it.
+    /// The value as `repr()` shows it, cut at [`TEXT_LIMIT`] bytes.
     pub fn to_python_repr(&self) -> String {
+        let mut out = String::new();
+        self.write_python(&mut out, true, TEXT_LIMIT);
+        out
+    }
+
+    /// Appends `str()` (or `repr()` when `repr`) of the value to `out`,
+    /// stopping once `out` is longer than `limit` bytes; false when it
+    /// stopped. A list of many references to one long string would
+    /// otherwise print far more than the program's own size.
+    pub fn write_python(&self, out: &mut String, repr: bool, limit: usize) -> bool {
         match self {
-            Value::Integer(value) => value.to_string(),
-            Value::Float(value) => float_repr(*value),
-            Value::String(text) => string_repr(text),
-            Value::List(items) => {
-                let items: Vec<String> = items.iter().map(Value::to_python_repr).collect();
-                format!("[{}]", items.join(", "))
+            Value::Integer(value) => out.push_str(&value.to_string()),
+            Value::Float(value) => out.push_str(&float_repr(*value)),
+            Value::String(text) if !repr => {
+                let room = limit.saturating_sub(out.len());
+                if text.len() > room {
+                    let mut cut = room;
+                    while !text.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    out.push_str(&text[..cut]);
+                    return false;
+                }
+                out.push_str(text);
             }
-            Value::None => "None".to_string(),
-            Value::Function(function) => format!("<function {}>", function.name),
-            Value::Builtin(builtin) => format!("<built-in function {}>", builtin.name()),
+            Value::String(text) => {
+                out.push_str(&string_repr(text, limit.saturating_sub(out.len())))
+            }
+            Value::List(items) => {
+                out.push('[');
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.push_str(", ");
+                    }
+                    if !item.write_python(out, true, limit) {
+                        return false;
+                    }
+                }
+                out.push(']');
+            }
+            Value::None => out.push_str("None"),
+            Value::Function(function) => {
+                out.push_str("<function ");
+                out.push_str(&function.name);
+                out.push('>');
+            }
+            Value::Builtin(builtin) => {
+                out.push_str("<built-in function ");
+                out.push_str(builtin.name());
+                out.push('>');
+            }
         }
+        out.len() <= limit
     }
 }
+
+/// The most bytes [`Value::to_python_string`] and [`Value::to_python_repr`]
+/// produce.
+pub const TEXT_LIMIT: usize = 64 * 1024;
 
 /// Python's `repr` of a float: the shortest digits that round-trip, in
 /// positional notation when the decimal exponent is in `-4..16`, else in
@@ -107,8 +152,8 @@ pub fn float_repr(value: f64) -> String {
 }
 
 /// Python's `repr` of a string, in single quotes unless it holds one and no
-/// double quote.
-fn string_repr(text: &str) -> String {
+/// double quote; cut once longer than `limit` bytes.
+fn string_repr(text: &str, limit: usize) -> String {
     let quote = if text.contains('\'') && !text.contains('"') {
         '"'
     } else {
@@ -117,6 +162,9 @@ fn string_repr(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push(quote);
     for character in text.chars() {
+        if out.len() > limit {
+            return out;
+        }
         match character {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
@@ -166,5 +214,15 @@ mod tests {
         assert_eq!(value.to_python_repr(), "\"it's\"");
         let list = Value::List(Rc::from(vec![Value::Integer(1), Value::Float(2.0)]));
         assert_eq!(list.to_python_string(), "[1, 2.0]");
+    }
+
+    #[test]
+    fn printing_stops_at_the_limit() {
+        let long = Value::String(Rc::from("ab".repeat(1000)));
+        let many = Value::List(Rc::from(vec![long; 1000]));
+        let mut out = String::new();
+        assert!(!many.write_python(&mut out, false, 5000));
+        assert!(out.len() < 5000 + 2100, "{}", out.len());
+        assert!(many.to_python_repr().len() <= TEXT_LIMIT + 8);
     }
 }
