@@ -16,6 +16,7 @@
 //! | [`data`] | problems, their three solution formats, real-data adapters, tokenizer |
 //! | [`model`] | the GPT in candle, its presets, seeded initialisation, the key-value cache |
 //! | [`training`] | pretraining: mixture sampling, AdamW, schedules, checkpoints, resume |
+//! | [`evaluation`] | safe interpreter, answer extraction, grading, format classification, metrics |
 //! | [`bench`] | `echolab bench`: measured figures, printed side by side |
 #![deny(missing_docs)]
 
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod compiler;
 pub mod data;
 pub mod diagnostic;
+pub mod evaluation;
 pub mod lockfile;
 pub mod model;
 pub mod plan;

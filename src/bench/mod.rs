@@ -6,6 +6,7 @@
 //! prints every row of every selected group as one table.
 
 mod data;
+mod evaluation;
 pub mod language;
 mod report;
 mod timing;
@@ -39,5 +40,6 @@ pub fn groups() -> Vec<Group> {
             run: data::run,
         },
         training::group(),
+        evaluation::group(),
     ]
 }

@@ -1,0 +1,22 @@
+//! Evaluation: from a model's completion to a grade and to the metrics.
+//!
+//! Owns the safe [`interpreter`] that runs model-written code, the
+//! [`answer`] type and its extraction from text, the format [`classify`]er,
+//! [`grade`] (which grades each format the way the paper does) and the
+//! [`metrics`] the RL evaluation reports (pass@k, maj@k, format shares).
+//! Everything here is a pure function of its inputs: no I/O, no randomness,
+//! so grading is reproducible bit for bit. Model output is untrusted, so no
+//! input can make this module panic, hang or allocate without bound; the
+//! `fuzz/` crate checks that. `docs/grading.md` is the user-facing summary.
+
+pub mod answer;
+mod classifier;
+mod grade;
+pub mod interpreter;
+pub mod metrics;
+
+pub use answer::{extract, Answer};
+pub use classifier::{classify, Classified};
+pub use grade::{
+    answer_of, function_block, grade, grade_with_limits, Failure, Grade, TINY_GSM_FUNCTION,
+};
