@@ -99,7 +99,7 @@ pub(super) fn explain(
     };
     let project = Project::locate(file, cache);
     let lock = Lockfile::read(&project.lockfile(&plan.experiment))?;
-    let freshness = stage_status(stage, lock.as_ref(), &project.cache)?;
+    let freshness = stage_status(stage, &plan, lock.as_ref(), &project.cache)?;
     println!("stage      {}", stage.name);
     println!(
         "kind       {} (semantics version {})",

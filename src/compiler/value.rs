@@ -143,12 +143,14 @@ impl Serialize for Value {
     }
 }
 
-/// Writes a number the way the language would: shortest round-trip text.
+/// Writes a number the way the language would: shortest round-trip text,
+/// whole numbers without a fraction (`1`, `0.001`, `1e-8`).
 pub fn format_number(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{value:.1}")
+        format!("{value:.0}")
     } else {
-        format!("{value}")
+        // Debug is Rust's shortest round-trip form: `0.001`, `1e-8`.
+        format!("{value:?}")
     }
 }
 

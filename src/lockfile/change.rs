@@ -45,6 +45,8 @@ pub enum Change {
         stage: String,
         /// The role of the upstream stage (`from`, `data.0`).
         role: String,
+        /// The upstream stage's name.
+        upstream: String,
     },
     /// The code that computes it changed version.
     VersionChanged {
@@ -89,9 +91,13 @@ impl fmt::Display for Change {
                     short(new)
                 )
             }
-            Change::UpstreamChanged { stage, role } => write!(
+            Change::UpstreamChanged {
+                stage,
+                role,
+                upstream,
+            } => write!(
                 formatter,
-                "stage `{stage}` reads a changed stage as `{role}`"
+                "stage `{stage}` reads `{upstream}` (as `{role}`), which changed"
             ),
             Change::VersionChanged {
                 stage,
@@ -122,7 +128,11 @@ pub fn changes(lock: &Lockfile, plan: &Plan) -> Vec<Change> {
                 stage: stage.name.clone(),
             }),
             Some(record) if record.key != stage.key => {
-                found.extend(stage_changes(lock, record, stage))
+                for change in stage_changes(lock, record, stage, plan) {
+                    if !found.contains(&change) {
+                        found.push(change);
+                    }
+                }
             }
             Some(_) => {}
         }
@@ -143,7 +153,7 @@ pub fn changes(lock: &Lockfile, plan: &Plan) -> Vec<Change> {
 }
 
 /// Why a stage's key differs from its locked key.
-pub fn stage_changes(lock: &Lockfile, record: &StageRecord, stage: &Stage) -> Vec<Change> {
+pub fn stage_changes(lock: &Lockfile, record: &StageRecord, stage: &Stage, plan: &Plan) -> Vec<Change> {
     let mut found = Vec::new();
     let name = &stage.name;
     if record.semantics != stage.kind.semantics_version() {
@@ -198,9 +208,15 @@ pub fn stage_changes(lock: &Lockfile, record: &StageRecord, stage: &Stage) -> Ve
         .collect();
     for role in roles {
         if record.upstream.get(role) != stage.upstream.get(role) {
+            let upstream = stage
+                .upstream
+                .get(role)
+                .and_then(|key| plan.stage(key))
+                .map_or_else(|| "a removed stage".to_string(), |upstream| upstream.name.clone());
             found.push(Change::UpstreamChanged {
                 stage: name.clone(),
                 role: role.clone(),
+                upstream,
             });
         }
     }

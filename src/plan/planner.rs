@@ -132,6 +132,7 @@ impl Builder<'_> {
                         kind,
                         key: key.clone(),
                         parameters,
+                        settings: serde_json::Value::Object(serde_json::Map::new()),
                         upstream,
                         inputs,
                     },
@@ -143,6 +144,13 @@ impl Builder<'_> {
             }
         }
         key
+    }
+
+    /// Records how to run a stage (settings outside its key).
+    fn settle(&mut self, key: &StageKey, settings: &serde_json::Value) {
+        if let Some(&position) = self.index.get(key) {
+            self.drafts[position].stage.settings = settings.clone();
+        }
     }
 
     fn digest(&mut self, path: &Path, stage: &str) -> Result<InputDigest, PlanError> {
@@ -296,7 +304,8 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
                 depends.clone(),
             );
             depends.insert(name.clone());
-            let training = without(pretrain, &["model", "data"]);
+            let training = without(pretrain, &["model", "data", "checkpoint_every"]);
+            let settings = json!({ "checkpoint_every": pretrain.get("checkpoint_every") });
             for replicate in 0..builder.replicates {
                 let mut upstream = data_upstream.clone();
                 upstream.insert("tokenizer".to_string(), tokenizer.clone());
@@ -316,6 +325,7 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
                     point,
                     depends.clone(),
                 );
+                builder.settle(&key, &settings);
                 checkpoints.insert(
                     (name.clone(), replicate),
                     Checkpoint {
@@ -365,7 +375,8 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
                         .collect(),
                     None => vec![steps],
                 };
-                let training = without(rl, &["from", "prompts"]);
+                let training = without(rl, &["from", "prompts", "checkpoint_every"]);
+                let settings = json!({ "checkpoint_every": rl.get("checkpoint_every") });
                 for replicate in 0..builder.replicates {
                     let Some(start) = checkpoints.get(&(from.clone(), replicate)).cloned() else {
                         continue;
@@ -393,6 +404,7 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
                         point,
                         depends.clone(),
                     );
+                    builder.settle(&key, &settings);
                     checkpoints.insert(
                         (name.clone(), replicate),
                         Checkpoint {

@@ -87,8 +87,11 @@ pub struct Stage {
     pub kind: StageKind,
     /// Its key.
     pub key: StageKey,
-    /// Its canonical parameters (every default filled in).
+    /// Its canonical parameters (every default filled in): in the key.
     pub parameters: serde_json::Value,
+    /// How to run it, which cannot change its outputs (how often to
+    /// checkpoint): not in the key.
+    pub settings: serde_json::Value,
     /// The stages it reads, by role (`from`, `tokenizer`, `data.0`, ...).
     pub upstream: BTreeMap<String, StageKey>,
     /// The files it reads, by path relative to the experiment file.

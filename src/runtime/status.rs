@@ -61,6 +61,7 @@ impl Freshness {
 /// The state of one stage.
 pub fn stage_status(
     stage: &Stage,
+    plan: &Plan,
     lock: Option<&Lockfile>,
     cache: &Cache,
 ) -> Result<Freshness, CacheError> {
@@ -92,7 +93,7 @@ pub fn stage_status(
         }
         (None, Some(record)) => {
             let changes = lock
-                .map(|lock| crate::lockfile::stage_changes(lock, record, stage))
+                .map(|lock| crate::lockfile::stage_changes(lock, record, stage, plan))
                 .unwrap_or_default();
             if changes.is_empty() {
                 Ok(Freshness::Stale(vec![StaleReason::NeverRun]))
@@ -114,6 +115,6 @@ pub fn plan_status<'a>(
 ) -> Result<Vec<(&'a Stage, Freshness)>, CacheError> {
     plan.stages
         .iter()
-        .map(|stage| stage_status(stage, lock, cache).map(|freshness| (stage, freshness)))
+        .map(|stage| stage_status(stage, plan, lock, cache).map(|freshness| (stage, freshness)))
         .collect()
 }
