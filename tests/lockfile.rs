@@ -13,7 +13,11 @@ fn project() -> (tempfile::TempDir, PathBuf) {
     std::fs::create_dir_all(root.join("lockfiles")).unwrap();
     std::fs::create_dir_all(root.join("experiments/data")).unwrap();
     for file in ["problems.jsonl", "other.jsonl"] {
-        std::fs::copy(format!("tests/plan/data/{file}"), root.join("experiments/data").join(file)).unwrap();
+        std::fs::copy(
+            format!("tests/plan/data/{file}"),
+            root.join("experiments/data").join(file),
+        )
+        .unwrap();
     }
     let experiment = root.join("experiments/keys.echo");
     std::fs::copy("tests/plan/keys.echo", &experiment).unwrap();
@@ -28,8 +32,15 @@ fn echolab(arguments: &[&str], project: &Path) -> (bool, String) {
         .env_remove("ECHOLAB_CACHE")
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    (output.status.success(), text.replace(&project.display().to_string(), "[project]"))
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (
+        output.status.success(),
+        text.replace(&project.display().to_string(), "[project]"),
+    )
 }
 
 #[test]
@@ -45,13 +56,20 @@ fn locking_twice_writes_the_same_bytes_and_the_second_time_nothing() {
     let (ok, output) = echolab(&["lock", "experiments/keys.echo"], root);
     assert!(ok && output.contains("up to date"), "{output}");
     assert_eq!(std::fs::read(&lock_path).unwrap(), first);
-    assert_eq!(std::fs::metadata(&lock_path).unwrap().modified().unwrap(), modified, "an unchanged lock was rewritten");
+    assert_eq!(
+        std::fs::metadata(&lock_path).unwrap().modified().unwrap(),
+        modified,
+        "an unchanged lock was rewritten"
+    );
     let text = String::from_utf8(first).unwrap();
     assert!(text.starts_with("# @generated"));
     assert!(text.contains("version = 1\nrevision = 0\n"));
     assert!(text.contains("[inputs.\"data/problems.jsonl\"]"));
     assert!(text.contains("[inputs.\"<built-in>/gsm8k/test.jsonl\"]"));
-    assert!(!text.contains(&root.display().to_string()), "an absolute path leaked into the lockfile");
+    assert!(
+        !text.contains(&root.display().to_string()),
+        "an absolute path leaked into the lockfile"
+    );
 }
 
 #[test]
@@ -74,19 +92,27 @@ fn a_newer_version_is_refused_and_a_newer_revision_is_read() {
     assert!(echolab(&["lock", "experiments/keys.echo"], root).0);
     let path = root.join("lockfiles/keys.lock");
     let text = std::fs::read_to_string(&path).unwrap();
-    let newer_revision = text.replace("revision = 0", "revision = 7").replace("[provenance]", "future_field = \"ignored\"\n\n[provenance]");
+    let newer_revision = text
+        .replace("revision = 0", "revision = 7")
+        .replace("[provenance]", "future_field = \"ignored\"\n\n[provenance]");
     let lock = Lockfile::parse(&newer_revision, &path).unwrap();
     assert_eq!(lock.stages.len(), 10);
     let newer_version = text.replace("version = 1", "version = 2");
     match Lockfile::parse(&newer_version, &path) {
         Err(error @ LockfileError::TooNew { .. }) => {
             let message = error.to_string();
-            assert!(message.contains("has format version 2, but this echolab reads version 1"), "{message}");
+            assert!(
+                message.contains("has format version 2, but this echolab reads version 1"),
+                "{message}"
+            );
         }
         other => panic!("a version 2 lockfile was not refused: {other:?}"),
     }
     let corrupt = text.replace("[stages.base]", "[stages.base");
-    assert!(matches!(Lockfile::parse(&corrupt, &path), Err(LockfileError::Corrupt { .. })));
+    assert!(matches!(
+        Lockfile::parse(&corrupt, &path),
+        Err(LockfileError::Corrupt { .. })
+    ));
 }
 
 #[test]
@@ -99,8 +125,16 @@ fn locked_refuses_a_changed_experiment_and_says_exactly_why() {
     assert!(echolab(&["lock", "experiments/keys.echo"], root).0);
     assert!(echolab(&["lock", "--locked", "experiments/keys.echo"], root).0);
     let text = std::fs::read_to_string(&experiment).unwrap();
-    std::fs::write(&experiment, text.replace("steps = 20", "steps = 20\n    temperature = 0.8")).unwrap();
-    std::fs::write(root.join("experiments/data/problems.jsonl"), "{\"q\": \"x\", \"a\": \"1\", \"s\": \"1\"}\n").unwrap();
+    std::fs::write(
+        &experiment,
+        text.replace("steps = 20", "steps = 20\n    temperature = 0.8"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("experiments/data/problems.jsonl"),
+        "{\"q\": \"x\", \"a\": \"1\", \"s\": \"1\"}\n",
+    )
+    .unwrap();
     let (ok, output) = echolab(&["lock", "--locked", "experiments/keys.echo"], root);
     assert!(!ok);
     insta::assert_snapshot!("locked_refusal", output);
@@ -121,5 +155,8 @@ fn status_and_explain_say_what_would_run_and_why() {
     assert!(ok, "{explained}");
     insta::assert_snapshot!("explain_prose", explained);
     let (ok, unknown) = echolab(&["explain", "experiments/keys.echo", "tunde"], root);
-    assert!(!ok && unknown.contains("did you mean `tuned`?"), "{unknown}");
+    assert!(
+        !ok && unknown.contains("did you mean `tuned`?"),
+        "{unknown}"
+    );
 }

@@ -8,6 +8,7 @@
 mod data;
 mod evaluation;
 pub mod language;
+mod plan;
 mod report;
 mod timing;
 mod training;
@@ -38,6 +39,11 @@ pub fn groups() -> Vec<Group> {
             name: "data",
             about: "generate and tokenise 100,000 synthetic problems; word vs character lengths",
             run: data::run,
+        },
+        Group {
+            name: "plan",
+            about: "plan a 100-point sweep; hash a 1 GiB file next to b3sum and sha256sum",
+            run: plan::run,
         },
         training::group(),
         evaluation::group(),

@@ -153,7 +153,12 @@ pub fn changes(lock: &Lockfile, plan: &Plan) -> Vec<Change> {
 }
 
 /// Why a stage's key differs from its locked key.
-pub fn stage_changes(lock: &Lockfile, record: &StageRecord, stage: &Stage, plan: &Plan) -> Vec<Change> {
+pub fn stage_changes(
+    lock: &Lockfile,
+    record: &StageRecord,
+    stage: &Stage,
+    plan: &Plan,
+) -> Vec<Change> {
     let mut found = Vec::new();
     let name = &stage.name;
     if record.semantics != stage.kind.semantics_version() {
@@ -212,7 +217,10 @@ pub fn stage_changes(lock: &Lockfile, record: &StageRecord, stage: &Stage, plan:
                 .upstream
                 .get(role)
                 .and_then(|key| plan.stage(key))
-                .map_or_else(|| "a removed stage".to_string(), |upstream| upstream.name.clone());
+                .map_or_else(
+                    || "a removed stage".to_string(),
+                    |upstream| upstream.name.clone(),
+                );
             found.push(Change::UpstreamChanged {
                 stage: name.clone(),
                 role: role.clone(),
