@@ -9,7 +9,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    for answer in [extract(text), Answer::parse(text).ok()].into_iter().flatten() {
+    for answer in [extract(text), Answer::parse(text).ok()]
+        .into_iter()
+        .flatten()
+    {
         assert_eq!(answer, answer);
         if let Answer::Exact(_) = answer {
             let reparsed = Answer::parse(&answer.to_string()).ok();
