@@ -5,10 +5,12 @@
 //! 2 echolab itself failed (an I/O error, a bad flag).
 
 mod bench;
+mod cache;
 mod check;
 mod dag;
 mod format;
 mod lock;
+mod run;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -52,6 +54,70 @@ enum Command {
         /// Change nothing; exit 1 if a file is not formatted.
         #[arg(long)]
         check: bool,
+    },
+    /// Run an experiment: every stage not already cached, in parallel where
+    /// possible; record the outputs in the lockfile.
+    Run {
+        /// The `.echo` file.
+        file: PathBuf,
+        /// Run only this stage (or every stage of this definition) and what it reads.
+        #[arg(long)]
+        stage: Option<String>,
+        /// How many stages may run at once.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Refuse to run if the lockfile is missing or out of date.
+        #[arg(long)]
+        locked: bool,
+        /// Like `--locked`, and every output must already be recorded: the
+        /// lockfile is never written.
+        #[arg(long)]
+        frozen: bool,
+        /// The cache folder (default `.echolab/cache` in the project, or `ECHOLAB_CACHE`).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// Run one stage of a plan saved by `echolab run` (what a cluster job runs).
+    ExecStage {
+        /// The plan file (`.echolab/plans/<experiment>.json`).
+        plan: PathBuf,
+        /// The stage's key or name.
+        stage: String,
+        /// The cache folder.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// Recompute cached stages in a scratch place and compare every artifact
+    /// byte for byte with the cache and the lockfile.
+    Verify {
+        /// The `.echo` file.
+        file: PathBuf,
+        /// Verify only this stage (default: every cached stage).
+        #[arg(long)]
+        stage: Option<String>,
+        /// The cache folder.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// Inspect the cache.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+        /// The cache folder.
+        #[arg(long, global = true)]
+        cache: Option<PathBuf>,
+    },
+    /// Drop cache entries that no lockfile in the project references.
+    Gc {
+        /// The cache folder.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// Remove the whole cache.
+    Clean {
+        /// The cache folder.
+        #[arg(long)]
+        cache: Option<PathBuf>,
     },
     /// Write the experiment's lockfile, `lockfiles/<experiment>.lock`.
     Lock {
@@ -100,6 +166,12 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// Re-hash every entry and report the corrupt ones.
+    Verify,
+}
+
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
     let arguments = Arguments::parse();
@@ -110,6 +182,12 @@ pub fn main() -> ExitCode {
         } => check::run(&files, message_format),
         Command::Fmt { files, check } => format::run(&files, check),
         Command::Dag { file, format } => dag::run(&file, format),
+        Command::Run { file, stage, jobs, locked, frozen, cache } => run::run(&file, run::RunOptions { stage, jobs, locked, frozen, cache }),
+        Command::ExecStage { plan, stage, cache } => run::exec_stage(&plan, &stage, cache.as_deref()),
+        Command::Verify { file, stage, cache } => run::verify(&file, stage.as_deref(), cache.as_deref()),
+        Command::Cache { command: CacheCommand::Verify, cache } => cache::verify(cache.as_deref()),
+        Command::Gc { cache } => cache::gc(cache.as_deref()),
+        Command::Clean { cache } => cache::clean(cache.as_deref()),
         Command::Lock {
             file,
             locked,

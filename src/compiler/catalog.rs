@@ -583,12 +583,9 @@ pub const REPORT: &[FieldSchema] = &[
     ),
 ];
 
-/// The preset values `(layers, width, heads, context)` of a model preset.
+/// The preset values `(layers, width, heads, context)` of a model preset:
+/// the model module's presets, so the language and the model always agree.
 pub fn preset(name: &str) -> Option<(i64, i64, i64, i64)> {
-    match name {
-        "tiny" => Some((2, 80, 2, 192)),
-        "small" => Some((4, 128, 4, 192)),
-        "medium" => Some((6, 256, 8, 192)),
-        _ => None,
-    }
+    let config = crate::model::ModelConfig::preset(name)?;
+    Some((config.layers as i64, config.width as i64, config.heads as i64, config.context as i64))
 }

@@ -5,9 +5,16 @@
 //! artifact present.
 
 mod cache;
+mod execute;
+mod executor;
+mod plan_file;
 mod project;
+pub mod stages;
 mod status;
 
 pub use cache::{ArtifactDigest, Cache, CacheError, Entry, Manifest, CACHE_LAYOUT};
+pub use execute::{execute, log_file_name, work_folder, Execution, Places};
+pub use executor::{run_local, Outcome, RunReport};
+pub use plan_file::PlanFile;
 pub use project::Project;
 pub use status::{plan_status, stage_status, Freshness, StaleReason};

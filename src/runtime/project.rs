@@ -23,6 +23,16 @@ impl Project {
             .ok()
             .and_then(|path| path.parent().map(Path::to_path_buf))
             .unwrap_or_else(|| PathBuf::from("."));
+        Project::from_folder(&start, cache)
+    }
+
+    /// The project the current folder belongs to.
+    pub fn current(cache: Option<&Path>) -> Project {
+        let start = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Project::from_folder(&start, cache)
+    }
+
+    fn from_folder(start: &Path, cache: Option<&Path>) -> Project {
         let root = start
             .ancestors()
             .find(|folder| folder.join("lockfiles").is_dir())
@@ -31,7 +41,7 @@ impl Project {
                     .ancestors()
                     .find(|folder| folder.join(".git").exists())
             })
-            .unwrap_or(&start)
+            .unwrap_or(start)
             .to_path_buf();
         let cache_root = match (cache, std::env::var_os("ECHOLAB_CACHE")) {
             (Some(path), _) => path.to_path_buf(),
@@ -42,6 +52,16 @@ impl Project {
             cache: Cache::new(&cache_root),
             root,
         }
+    }
+
+    /// The folder of the logs of experiment `name`'s stages.
+    pub fn logs(&self, name: &str) -> PathBuf {
+        self.root.join(".echolab").join("logs").join(name)
+    }
+
+    /// Where `echolab run` saves experiment `name`'s compiled plan.
+    pub fn plan_file(&self, name: &str) -> PathBuf {
+        self.root.join(".echolab").join("plans").join(format!("{name}.json"))
     }
 
     /// The lockfile of experiment `name`.

@@ -1,7 +1,7 @@
 //! [`MetricsLog`]: the run's `metrics.jsonl`, one JSON object a line.
 //!
 //! Lines are `{"kind":"train","step":..,"loss":..,"learning_rate":..,
-//! "gradient_norm":..,"tokens":..,"tokens_per_second":..}` after every
+//! "gradient_norm":..,"tokens":..}` after every
 //! step and `{"kind":"held_out","step":..,"source":..,"loss":..}` per
 //! source at each evaluation. Speeds vary between runs; everything else is
 //! deterministic. A resumed run first drops the lines written after its
@@ -31,8 +31,6 @@ pub enum MetricsRecord {
         gradient_norm: f64,
         /// Target tokens trained on so far.
         tokens: u64,
-        /// Training speed so far in this process.
-        tokens_per_second: f64,
     },
     /// The held-out loss of one source.
     HeldOut {

@@ -241,7 +241,6 @@ pub fn pretrain(
             learning_rate,
             gradient_norm: norm,
             tokens: mixture.tokens_consumed(),
-            tokens_per_second,
         })?;
         observer.step(&StepReport {
             step: completed,

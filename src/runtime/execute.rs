@@ -1,0 +1,121 @@
+//! Running one stage: lock its key, use the cache or compute and publish.
+//!
+//! This is all a cluster job needs: the plan, the cache and a key
+//! (`echolab exec-stage`). Two processes computing the same key serialize on
+//! `locks/<key>.lock`; the second finds the first's entry and uses it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+
+use super::stages::{compute, StageContext, StageError};
+use super::{Cache, Entry};
+use crate::plan::{Plan, Stage};
+
+/// What running a stage did.
+#[derive(Debug, Clone)]
+pub enum Execution {
+    /// The cache had it, with every artifact intact.
+    Cached(Entry),
+    /// It was computed and published.
+    Computed(Entry),
+}
+
+impl Execution {
+    /// The stage's entry.
+    pub fn entry(&self) -> &Entry {
+        match self {
+            Execution::Cached(entry) | Execution::Computed(entry) => entry,
+        }
+    }
+}
+
+/// Where a stage's inputs and outputs live.
+pub struct Places<'a> {
+    /// Where upstream artifacts are read from.
+    pub upstream: &'a Cache,
+    /// Where the stage's entry is published (the same cache, or a scratch
+    /// one when verifying).
+    pub target: &'a Cache,
+    /// The experiment file's folder.
+    pub experiment_directory: &'a Path,
+    /// The folder for the stage's log file.
+    pub logs: &'a Path,
+}
+
+/// A file name for a stage's log: its name with path-unsafe characters replaced.
+pub fn log_file_name(stage: &Stage) -> String {
+    let safe: String = stage
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.#=".contains(c) { c } else { '_' })
+        .collect();
+    format!("{safe}.{}.log", stage.key.short())
+}
+
+/// Runs `stage`: from the target cache if it holds it intact, else computed.
+/// `progress` receives `(step, total, message)` while it computes.
+pub fn execute(stage: &Stage, plan: &Plan, places: &Places<'_>, progress: Box<dyn FnMut(u64, u64, &str) + Send + '_>) -> Result<Execution, StageError> {
+    let target = places.target;
+    let locks = target.locks();
+    fs::create_dir_all(&locks).map_err(|source| StageError::Io { action: "create", path: locks.clone(), source })?;
+    let lock_path = locks.join(format!("{}.lock", stage.key.0));
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| StageError::Io { action: "open", path: lock_path.clone(), source })?;
+    lock.lock().map_err(|source| StageError::Io { action: "lock", path: lock_path.clone(), source })?;
+    fs::create_dir_all(places.logs).map_err(|source| StageError::Io { action: "create", path: places.logs.to_path_buf(), source })?;
+    let log_path = places.logs.join(log_file_name(stage));
+    let mut log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|source| StageError::Io { action: "open", path: log_path.clone(), source })?;
+    if let Some(entry) = target.get(&stage.key)? {
+        let corrupt = entry.corrupt_artifacts();
+        if corrupt.is_empty() {
+            return Ok(Execution::Cached(entry));
+        }
+        use std::io::Write as _;
+        let _ = writeln!(log, "cached artifacts {corrupt:?} do not match their manifest: recomputing");
+        target.remove(&stage.key)?;
+    }
+    let work = work_folder(target, stage);
+    fs::create_dir_all(&work).map_err(|source| StageError::Io { action: "create", path: work.clone(), source })?;
+    let output = target.staging(&stage.key)?;
+    let result = {
+        let mut context = StageContext {
+            plan,
+            stage,
+            upstream_cache: places.upstream,
+            experiment_directory: places.experiment_directory,
+            work: work.clone(),
+            output: output.clone(),
+            log: Box::new(log),
+            progress,
+        };
+        compute(&mut context)
+    };
+    match result {
+        Ok(()) => {
+            let entry = target.publish(&stage.key, stage.kind, &stage.name, &output)?;
+            // The work folder only serves a resume; the entry is whole now.
+            let _ = fs::remove_dir_all(&work);
+            Ok(Execution::Computed(entry))
+        }
+        Err(error) => {
+            // Outputs of a failed stage are never cached; its checkpoints
+            // stay in the work folder for the next attempt.
+            let _ = fs::remove_dir_all(&output);
+            Err(error)
+        }
+    }
+}
+
+/// The folder where a stage keeps what a killed run resumes from.
+pub fn work_folder(cache: &Cache, stage: &Stage) -> PathBuf {
+    cache.root().join("work").join(&stage.key.0)
+}
