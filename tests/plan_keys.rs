@@ -133,6 +133,11 @@ const EDITS: &[(&str, &str, &[&str])] = &[
         "format = code, problems = 2k, seed = 99",
         &["code"],
     ),
+    (
+        "format = code, problems = 2k",
+        "format = code, problems = 2k, docstring = true",
+        &["code"],
+    ),
     // jsonl source
     ("\"data/problems.jsonl\"", "\"data/other.jsonl\"", &["file"]),
     ("question = \"q\"", "question = \"s\"", &["file"]),
@@ -725,6 +730,13 @@ fn golden_keys_of_the_default_experiment() {
 #[test]
 fn the_candle_version_in_every_key_is_the_one_in_cargo_lock() {
     let lock = std::fs::read_to_string("Cargo.lock").unwrap();
-    let expected = format!("name = \"candle-core\"\nversion = \"{}\"", echolab::plan::key::CANDLE_VERSION);
-    assert!(lock.contains(&expected), "Cargo.lock's candle-core is not {}", echolab::plan::key::CANDLE_VERSION);
+    let expected = format!(
+        "name = \"candle-core\"\nversion = \"{}\"",
+        echolab::plan::key::CANDLE_VERSION
+    );
+    assert!(
+        lock.contains(&expected),
+        "Cargo.lock's candle-core is not {}",
+        echolab::plan::key::CANDLE_VERSION
+    );
 }

@@ -23,7 +23,12 @@ pub(super) fn verify(cache: Option<&Path>) -> anyhow::Result<ExitCode> {
                 let corrupt = entry.corrupt_artifacts();
                 if !corrupt.is_empty() {
                     bad += 1;
-                    println!("corrupt     {} ({}): {}", key.short(), entry.manifest.name, corrupt.join(", "));
+                    println!(
+                        "corrupt     {} ({}): {}",
+                        key.short(),
+                        entry.manifest.name,
+                        corrupt.join(", ")
+                    );
                 }
             }
             Ok(None) => {
@@ -36,8 +41,16 @@ pub(super) fn verify(cache: Option<&Path>) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    println!("{} entries checked in {}, {bad} bad", keys.len(), cache.root().display());
-    Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    println!(
+        "{} entries checked in {}, {bad} bad",
+        keys.len(),
+        cache.root().display()
+    );
+    Ok(if bad > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Keys referenced by any lockfile of the project.
@@ -47,7 +60,10 @@ fn referenced(project: &Project) -> anyhow::Result<BTreeSet<StageKey>> {
     if let Ok(listing) = std::fs::read_dir(&folder) {
         for item in listing.flatten() {
             let path = item.path();
-            if path.extension().is_some_and(|extension| extension == "lock") {
+            if path
+                .extension()
+                .is_some_and(|extension| extension == "lock")
+            {
                 if let Some(lock) = Lockfile::read(&path)? {
                     keys.extend(lock.stages.into_values().map(|record| record.key));
                 }
@@ -58,9 +74,13 @@ fn referenced(project: &Project) -> anyhow::Result<BTreeSet<StageKey>> {
 }
 
 fn size_of(path: &Path) -> u64 {
-    let Ok(metadata) = std::fs::symlink_metadata(path) else { return 0 };
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
     if metadata.is_dir() {
-        std::fs::read_dir(path).map(|listing| listing.flatten().map(|item| size_of(&item.path())).sum()).unwrap_or(0)
+        std::fs::read_dir(path)
+            .map(|listing| listing.flatten().map(|item| size_of(&item.path())).sum())
+            .unwrap_or(0)
     } else {
         metadata.len()
     }
@@ -93,7 +113,10 @@ pub(super) fn gc(cache: Option<&Path>) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    println!("removed {removed} entries no lockfile references, freed {:.1} MiB", freed as f64 / (1 << 20) as f64);
+    println!(
+        "removed {removed} entries no lockfile references, freed {:.1} MiB",
+        freed as f64 / (1 << 20) as f64
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -104,7 +127,11 @@ pub(super) fn clean(cache: Option<&Path>) -> anyhow::Result<ExitCode> {
     if root.exists() {
         let freed = size_of(root);
         std::fs::remove_dir_all(root)?;
-        println!("removed {} ({:.1} MiB)", root.display(), freed as f64 / (1 << 20) as f64);
+        println!(
+            "removed {} ({:.1} MiB)",
+            root.display(),
+            freed as f64 / (1 << 20) as f64
+        );
     } else {
         println!("nothing to remove at {}", root.display());
     }

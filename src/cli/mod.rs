@@ -182,10 +182,33 @@ pub fn main() -> ExitCode {
         } => check::run(&files, message_format),
         Command::Fmt { files, check } => format::run(&files, check),
         Command::Dag { file, format } => dag::run(&file, format),
-        Command::Run { file, stage, jobs, locked, frozen, cache } => run::run(&file, run::RunOptions { stage, jobs, locked, frozen, cache }),
-        Command::ExecStage { plan, stage, cache } => run::exec_stage(&plan, &stage, cache.as_deref()),
-        Command::Verify { file, stage, cache } => run::verify(&file, stage.as_deref(), cache.as_deref()),
-        Command::Cache { command: CacheCommand::Verify, cache } => cache::verify(cache.as_deref()),
+        Command::Run {
+            file,
+            stage,
+            jobs,
+            locked,
+            frozen,
+            cache,
+        } => run::run(
+            &file,
+            run::RunOptions {
+                stage,
+                jobs,
+                locked,
+                frozen,
+                cache,
+            },
+        ),
+        Command::ExecStage { plan, stage, cache } => {
+            run::exec_stage(&plan, &stage, cache.as_deref())
+        }
+        Command::Verify { file, stage, cache } => {
+            run::verify(&file, stage.as_deref(), cache.as_deref())
+        }
+        Command::Cache {
+            command: CacheCommand::Verify,
+            cache,
+        } => cache::verify(cache.as_deref()),
         Command::Gc { cache } => cache::gc(cache.as_deref()),
         Command::Clean { cache } => cache::clean(cache.as_deref()),
         Command::Lock {

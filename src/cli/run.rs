@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use super::{color_stderr, load_plan};
 use crate::lockfile::{changes, Lockfile, Provenance};
 use crate::plan::{Plan, Stage};
-use crate::runtime::{execute, run_local, Cache, Outcome, PlanFile, Places, Project};
+use crate::runtime::{execute, run_local, Cache, Outcome, Places, PlanFile, Project};
 
 /// Options of `echolab run`.
 pub(super) struct RunOptions {
@@ -25,8 +25,13 @@ fn select<'a>(plan: &'a Plan, name: Option<&str>) -> anyhow::Result<Vec<&'a Stag
     };
     let selected = plan.selection(name);
     if selected.is_empty() {
-        let names: Vec<&str> = plan.stages.iter().map(|stage| stage.name.as_str()).collect();
-        let hint = crate::diagnostic::did_you_mean(name, names.iter().copied()).unwrap_or_else(|| format!("the stages are: {}", names.join(", ")));
+        let names: Vec<&str> = plan
+            .stages
+            .iter()
+            .map(|stage| stage.name.as_str())
+            .collect();
+        let hint = crate::diagnostic::did_you_mean(name, names.iter().copied())
+            .unwrap_or_else(|| format!("the stages are: {}", names.join(", ")));
         anyhow::bail!("no stage `{name}`; {hint}");
     }
     Ok(selected)
@@ -41,12 +46,19 @@ pub(super) fn run(file: &Path, options: RunOptions) -> anyhow::Result<ExitCode> 
     let previous = Lockfile::read(&lock_path)?;
     if options.locked || options.frozen {
         let Some(lock) = &previous else {
-            eprintln!("error: there is no lockfile `{}` (--locked); run `echolab lock {}`", lock_path.display(), file.display());
+            eprintln!(
+                "error: there is no lockfile `{}` (--locked); run `echolab lock {}`",
+                lock_path.display(),
+                file.display()
+            );
             return Ok(ExitCode::from(1));
         };
         let found = changes(lock, &plan);
         if !found.is_empty() {
-            eprintln!("error: the lockfile `{}` needs to be updated (--locked):", lock_path.display());
+            eprintln!(
+                "error: the lockfile `{}` needs to be updated (--locked):",
+                lock_path.display()
+            );
             for change in found {
                 eprintln!("  {change}");
             }
@@ -54,9 +66,13 @@ pub(super) fn run(file: &Path, options: RunOptions) -> anyhow::Result<ExitCode> 
         }
     }
     let selected = select(&plan, options.stage.as_deref())?;
-    let experiment_directory = file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let experiment_directory = file
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     PlanFile {
-        experiment_directory: experiment_directory.canonicalize().unwrap_or(experiment_directory.clone()),
+        experiment_directory: experiment_directory
+            .canonicalize()
+            .unwrap_or(experiment_directory.clone()),
         plan: plan.clone(),
     }
     .write(&project.plan_file(&plan.experiment))?;
@@ -68,33 +84,66 @@ pub(super) fn run(file: &Path, options: RunOptions) -> anyhow::Result<ExitCode> 
         logs: &logs,
     };
     let report = run_local(&plan, &selected, &places, options.jobs, color_stderr());
-    let mut next = Lockfile::from_plan(&plan, Provenance::current(&project.root), previous.as_ref());
+    let mut next =
+        Lockfile::from_plan(&plan, Provenance::current(&project.root), previous.as_ref());
     let mut not_reproduced = Vec::new();
     let mut unrecorded = Vec::new();
     for stage in &plan.stages {
-        let Some(entry) = project.cache.get(&stage.key)? else { continue };
-        let outputs: BTreeMap<String, String> = entry.manifest.artifacts.iter().map(|(name, digest)| (name.clone(), digest.blake3.clone())).collect();
-        let Some(record) = next.stages.get_mut(&stage.name) else { continue };
+        let Some(entry) = project.cache.get(&stage.key)? else {
+            continue;
+        };
+        let outputs: BTreeMap<String, String> = entry
+            .manifest
+            .artifacts
+            .iter()
+            .map(|(name, digest)| (name.clone(), digest.blake3.clone()))
+            .collect();
+        let Some(record) = next.stages.get_mut(&stage.name) else {
+            continue;
+        };
         if record.outputs.is_empty() {
             unrecorded.push(stage.name.clone());
             record.outputs = outputs;
         } else if record.outputs != outputs {
-            let differing = record.outputs.iter().find(|(name, digest)| outputs.get(*name) != Some(digest)).map(|(name, digest)| {
-                format!("`{name}` blake3 {}.. -> {}..", &digest[..digest.len().min(6)], outputs.get(name).map_or("missing", |d| &d[..d.len().min(6)]))
-            });
-            not_reproduced.push(format!("stage `{}` did not reproduce its recorded outputs: {}", stage.name, differing.unwrap_or_else(|| "an artifact was added".to_string())));
+            let differing = record
+                .outputs
+                .iter()
+                .find(|(name, digest)| outputs.get(*name) != Some(digest))
+                .map(|(name, digest)| {
+                    format!(
+                        "`{name}` blake3 {}.. -> {}..",
+                        &digest[..digest.len().min(6)],
+                        outputs
+                            .get(name)
+                            .map_or("missing", |d| &d[..d.len().min(6)])
+                    )
+                });
+            not_reproduced.push(format!(
+                "stage `{}` did not reproduce its recorded outputs: {}",
+                stage.name,
+                differing.unwrap_or_else(|| "an artifact was added".to_string())
+            ));
         }
     }
     let ran = report.computed().len();
-    let cached = report.stages.iter().filter(|(_, _, outcome)| matches!(outcome, Outcome::Cached)).count();
+    let cached = report
+        .stages
+        .iter()
+        .filter(|(_, _, outcome)| matches!(outcome, Outcome::Cached))
+        .count();
     let mut failed = false;
     for (name, _, outcome) in &report.stages {
         match outcome {
             Outcome::Failed { message, log } => {
                 failed = true;
-                eprintln!("error: stage `{name}` failed: {message}\n  log: {}", log.display());
+                eprintln!(
+                    "error: stage `{name}` failed: {message}\n  log: {}",
+                    log.display()
+                );
             }
-            Outcome::Skipped { because } => eprintln!("error: stage `{name}` did not run: `{because}` failed"),
+            Outcome::Skipped { because } => {
+                eprintln!("error: stage `{name}` did not run: `{because}` failed")
+            }
             _ => {}
         }
     }
@@ -102,26 +151,62 @@ pub(super) fn run(file: &Path, options: RunOptions) -> anyhow::Result<ExitCode> 
         eprintln!("error: {line}");
     }
     if options.frozen && !unrecorded.is_empty() {
-        eprintln!("error: --frozen, but the lockfile records no outputs for: {}", unrecorded.join(", "));
+        eprintln!(
+            "error: --frozen, but the lockfile records no outputs for: {}",
+            unrecorded.join(", ")
+        );
         failed = true;
     }
-    if !options.frozen && not_reproduced.is_empty() && previous.as_ref().is_none_or(|lock| !lock.same_content(&next)) {
+    if !options.frozen
+        && not_reproduced.is_empty()
+        && previous
+            .as_ref()
+            .is_none_or(|lock| !lock.same_content(&next))
+    {
         next.write(&lock_path)?;
     }
-    eprintln!("{ran} ran, {cached} cached, {} failed", report.stages.iter().filter(|(_, _, o)| matches!(o, Outcome::Failed { .. } | Outcome::Skipped { .. })).count());
-    Ok(if failed || report.failed() || !not_reproduced.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    eprintln!(
+        "{ran} ran, {cached} cached, {} failed",
+        report
+            .stages
+            .iter()
+            .filter(|(_, _, o)| matches!(o, Outcome::Failed { .. } | Outcome::Skipped { .. }))
+            .count()
+    );
+    Ok(if failed || report.failed() || !not_reproduced.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Runs one stage of a saved plan (what a cluster job does).
-pub(super) fn exec_stage(plan_path: &Path, key: &str, cache: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub(super) fn exec_stage(
+    plan_path: &Path,
+    key: &str,
+    cache: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     let plan_file = PlanFile::read(plan_path)?;
     let plan = &plan_file.plan;
-    let Some(stage) = plan.stages.iter().find(|stage| stage.key.0 == key || stage.name == key) else {
-        anyhow::bail!("no stage with key or name `{key}` in `{}`", plan_path.display());
+    let Some(stage) = plan
+        .stages
+        .iter()
+        .find(|stage| stage.key.0 == key || stage.name == key)
+    else {
+        anyhow::bail!(
+            "no stage with key or name `{key}` in `{}`",
+            plan_path.display()
+        );
     };
     let cache = match cache {
         Some(path) => Cache::new(path),
-        None => Project::locate(&plan_file.experiment_directory.join("experiment.echo"), None).cache,
+        None => {
+            Project::locate(
+                &plan_file.experiment_directory.join("experiment.echo"),
+                None,
+            )
+            .cache
+        }
     };
     let logs = cache.root().join("logs");
     let places = Places {
@@ -132,7 +217,15 @@ pub(super) fn exec_stage(plan_path: &Path, key: &str, cache: Option<&Path>) -> a
     };
     match execute(stage, plan, &places, Box::new(|_, _, _| {})) {
         Ok(execution) => {
-            eprintln!("{} {}", if matches!(execution, crate::runtime::Execution::Cached(_)) { "cached" } else { "ran" }, stage.name);
+            eprintln!(
+                "{} {}",
+                if matches!(execution, crate::runtime::Execution::Cached(_)) {
+                    "cached"
+                } else {
+                    "ran"
+                },
+                stage.name
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
@@ -143,19 +236,34 @@ pub(super) fn exec_stage(plan_path: &Path, key: &str, cache: Option<&Path>) -> a
 }
 
 /// Recomputes cached stages in a scratch cache and compares every artifact.
-pub(super) fn verify(file: &Path, stage: Option<&str>, cache: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub(super) fn verify(
+    file: &Path,
+    stage: Option<&str>,
+    cache: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     let Some((_, plan)) = load_plan(file)? else {
         return Ok(ExitCode::from(1));
     };
     let project = Project::locate(file, cache);
     let lock = Lockfile::read(&project.lockfile(&plan.experiment))?;
     let selected: Vec<&Stage> = match stage {
-        Some(name) => select(&plan, Some(name))?.into_iter().filter(|candidate| candidate.name == name || candidate.name.starts_with(&format!("{name}[")) || candidate.name.starts_with(&format!("{name}#"))).collect(),
+        Some(name) => select(&plan, Some(name))?
+            .into_iter()
+            .filter(|candidate| {
+                candidate.name == name
+                    || candidate.name.starts_with(&format!("{name}["))
+                    || candidate.name.starts_with(&format!("{name}#"))
+            })
+            .collect(),
         None => plan.stages.iter().collect(),
     };
-    let scratch_root = tempfile::Builder::new().prefix("echolab-verify-").tempdir()?;
+    let scratch_root = tempfile::Builder::new()
+        .prefix("echolab-verify-")
+        .tempdir()?;
     let scratch = Cache::new(scratch_root.path());
-    let experiment_directory = file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let experiment_directory = file
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let logs = scratch_root.path().join("logs");
     let places = Places {
         upstream: &project.cache,
@@ -178,14 +286,22 @@ pub(super) fn verify(file: &Path, stage: Option<&str>, cache: Option<&Path>) -> 
                 continue;
             }
         };
-        let locked_outputs = lock.as_ref().and_then(|lock| lock.stages.get(&stage.name)).map(|record| record.outputs.clone()).unwrap_or_default();
+        let locked_outputs = lock
+            .as_ref()
+            .and_then(|lock| lock.stages.get(&stage.name))
+            .map(|record| record.outputs.clone())
+            .unwrap_or_default();
         let mut difference = None;
         for (name, digest) in &recorded.manifest.artifacts {
             let again = recomputed.manifest.artifacts.get(name);
             let locked = locked_outputs.get(name);
-            if again.map(|d| &d.blake3) != Some(&digest.blake3) || locked.is_some_and(|l| l != &digest.blake3) {
+            if again.map(|d| &d.blake3) != Some(&digest.blake3)
+                || locked.is_some_and(|l| l != &digest.blake3)
+            {
                 let detail = if name.ends_with(".safetensors") {
-                    first_differing_tensor(&recorded.artifact(name), &recomputed.artifact(name)).map(|tensor| format!(", first at tensor `{tensor}`")).unwrap_or_default()
+                    first_differing_tensor(&recorded.artifact(name), &recomputed.artifact(name))
+                        .map(|tensor| format!(", first at tensor `{tensor}`"))
+                        .unwrap_or_default()
                 } else {
                     String::new()
                 };
@@ -193,7 +309,9 @@ pub(super) fn verify(file: &Path, stage: Option<&str>, cache: Option<&Path>) -> 
                 break;
             }
         }
-        if difference.is_none() && recomputed.manifest.artifacts.len() != recorded.manifest.artifacts.len() {
+        if difference.is_none()
+            && recomputed.manifest.artifacts.len() != recorded.manifest.artifacts.len()
+        {
             difference = Some("the recomputed stage has a different set of artifacts".to_string());
         }
         match difference {
@@ -201,10 +319,18 @@ pub(super) fn verify(file: &Path, stage: Option<&str>, cache: Option<&Path>) -> 
                 failed = true;
                 eprintln!("DIFFERS     {}: {difference}", stage.name);
             }
-            None => eprintln!("identical   {} ({} artifacts)", stage.name, recorded.manifest.artifacts.len()),
+            None => eprintln!(
+                "identical   {} ({} artifacts)",
+                stage.name,
+                recorded.manifest.artifacts.len()
+            ),
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The name of the first tensor whose bytes differ between two safetensors files.
@@ -215,8 +341,10 @@ fn first_differing_tensor(a: &Path, b: &Path) -> Option<String> {
     let second = safetensors::SafeTensors::deserialize(&second).ok()?;
     let mut names: Vec<String> = first.names().into_iter().map(str::to_string).collect();
     names.sort();
-    names.into_iter().find(|name| match (first.tensor(name), second.tensor(name)) {
-        (Ok(x), Ok(y)) => x.data() != y.data() || x.shape() != y.shape(),
-        _ => true,
-    })
+    names
+        .into_iter()
+        .find(|name| match (first.tensor(name), second.tensor(name)) {
+            (Ok(x), Ok(y)) => x.data() != y.data() || x.shape() != y.shape(),
+            _ => true,
+        })
 }

@@ -57,6 +57,7 @@ pub const SOURCES: &[CallSchema] = &[
             field("test_fraction", Type::Number { minimum: 0.0, minimum_inclusive: false, maximum: 1.0, maximum_inclusive: false }, Value("10%"), "Fraction of all problems (by hash of the question) reserved for the test split."),
             field("split", Type::Choice(SPLITS), Value("train"), "Which side of the train/test split this source draws from."),
             field("seed", integer_from(0), Derived("the experiment's `seed`"), "Seed of the generator."),
+            field("docstring", Type::Boolean, Value("false"), "In the `code` format, restate the question in a docstring as TinyGSM does; it about doubles the length of code documents, so it is off by default at laptop scale."),
         ],
     },
     CallSchema {
@@ -587,5 +588,10 @@ pub const REPORT: &[FieldSchema] = &[
 /// the model module's presets, so the language and the model always agree.
 pub fn preset(name: &str) -> Option<(i64, i64, i64, i64)> {
     let config = crate::model::ModelConfig::preset(name)?;
-    Some((config.layers as i64, config.width as i64, config.heads as i64, config.context as i64))
+    Some((
+        config.layers as i64,
+        config.width as i64,
+        config.heads as i64,
+        config.context as i64,
+    ))
 }

@@ -7,7 +7,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-
 use super::stages::{compute, StageContext, StageError};
 use super::{Cache, Entry};
 use crate::plan::{Plan, Stage};
@@ -48,43 +47,81 @@ pub fn log_file_name(stage: &Stage) -> String {
     let safe: String = stage
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.#=".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.#=".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("{safe}.{}.log", stage.key.short())
 }
 
 /// Runs `stage`: from the target cache if it holds it intact, else computed.
 /// `progress` receives `(step, total, message)` while it computes.
-pub fn execute(stage: &Stage, plan: &Plan, places: &Places<'_>, progress: Box<dyn FnMut(u64, u64, &str) + Send + '_>) -> Result<Execution, StageError> {
+pub fn execute(
+    stage: &Stage,
+    plan: &Plan,
+    places: &Places<'_>,
+    progress: Box<dyn FnMut(u64, u64, &str) + Send + '_>,
+) -> Result<Execution, StageError> {
     let target = places.target;
     let locks = target.locks();
-    fs::create_dir_all(&locks).map_err(|source| StageError::Io { action: "create", path: locks.clone(), source })?;
+    fs::create_dir_all(&locks).map_err(|source| StageError::Io {
+        action: "create",
+        path: locks.clone(),
+        source,
+    })?;
     let lock_path = locks.join(format!("{}.lock", stage.key.0));
     let lock = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|source| StageError::Io { action: "open", path: lock_path.clone(), source })?;
-    lock.lock().map_err(|source| StageError::Io { action: "lock", path: lock_path.clone(), source })?;
-    fs::create_dir_all(places.logs).map_err(|source| StageError::Io { action: "create", path: places.logs.to_path_buf(), source })?;
+        .map_err(|source| StageError::Io {
+            action: "open",
+            path: lock_path.clone(),
+            source,
+        })?;
+    lock.lock().map_err(|source| StageError::Io {
+        action: "lock",
+        path: lock_path.clone(),
+        source,
+    })?;
+    fs::create_dir_all(places.logs).map_err(|source| StageError::Io {
+        action: "create",
+        path: places.logs.to_path_buf(),
+        source,
+    })?;
     let log_path = places.logs.join(log_file_name(stage));
     let mut log = fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log_path)
-        .map_err(|source| StageError::Io { action: "open", path: log_path.clone(), source })?;
+        .map_err(|source| StageError::Io {
+            action: "open",
+            path: log_path.clone(),
+            source,
+        })?;
     if let Some(entry) = target.get(&stage.key)? {
         let corrupt = entry.corrupt_artifacts();
         if corrupt.is_empty() {
             return Ok(Execution::Cached(entry));
         }
         use std::io::Write as _;
-        let _ = writeln!(log, "cached artifacts {corrupt:?} do not match their manifest: recomputing");
+        let _ = writeln!(
+            log,
+            "cached artifacts {corrupt:?} do not match their manifest: recomputing"
+        );
         target.remove(&stage.key)?;
     }
     let work = work_folder(target, stage);
-    fs::create_dir_all(&work).map_err(|source| StageError::Io { action: "create", path: work.clone(), source })?;
+    fs::create_dir_all(&work).map_err(|source| StageError::Io {
+        action: "create",
+        path: work.clone(),
+        source,
+    })?;
     let output = target.staging(&stage.key)?;
     let result = {
         let mut context = StageContext {

@@ -42,23 +42,43 @@ pub struct RunReport {
 impl RunReport {
     /// Whether any stage failed or was skipped.
     pub fn failed(&self) -> bool {
-        self.stages.iter().any(|(_, _, outcome)| matches!(outcome, Outcome::Failed { .. } | Outcome::Skipped { .. }))
+        self.stages.iter().any(|(_, _, outcome)| {
+            matches!(outcome, Outcome::Failed { .. } | Outcome::Skipped { .. })
+        })
     }
 
     /// The names of the stages that were computed.
     pub fn computed(&self) -> Vec<&str> {
-        self.stages.iter().filter(|(_, _, outcome)| matches!(outcome, Outcome::Computed(_))).map(|(name, _, _)| name.as_str()).collect()
+        self.stages
+            .iter()
+            .filter(|(_, _, outcome)| matches!(outcome, Outcome::Computed(_)))
+            .map(|(name, _, _)| name.as_str())
+            .collect()
     }
 }
 
 /// Runs `selected` stages of `plan` (each after the stages it reads),
 /// at most `jobs` at a time. With `show_progress`, draws a progress line per
 /// running stage on standard error.
-pub fn run_local(plan: &Plan, selected: &[&Stage], places: &Places<'_>, jobs: usize, show_progress: bool) -> RunReport {
+pub fn run_local(
+    plan: &Plan,
+    selected: &[&Stage],
+    places: &Places<'_>,
+    jobs: usize,
+    show_progress: bool,
+) -> RunReport {
     let wanted: BTreeSet<&StageKey> = selected.iter().map(|stage| &stage.key).collect();
-    let order: Vec<&Stage> = plan.stages.iter().filter(|stage| wanted.contains(&stage.key)).collect();
+    let order: Vec<&Stage> = plan
+        .stages
+        .iter()
+        .filter(|stage| wanted.contains(&stage.key))
+        .collect();
     let mut outcomes: BTreeMap<StageKey, Outcome> = BTreeMap::new();
-    let multi = MultiProgress::with_draw_target(if show_progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    let multi = MultiProgress::with_draw_target(if show_progress {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
     let style = ProgressStyle::with_template("{prefix:.bold} [{bar:30}] {pos}/{len} {msg} ({eta})")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
@@ -74,9 +94,20 @@ pub fn run_local(plan: &Plan, selected: &[&Stage], places: &Places<'_>, jobs: us
                 if outcomes.contains_key(&stage.key) || running.contains(&stage.key) {
                     continue;
                 }
-                let upstream: Vec<&StageKey> = stage.upstream.values().filter(|key| wanted.contains(key)).collect();
-                if let Some(failed) = upstream.iter().find(|key| matches!(outcomes.get(**key), Some(Outcome::Failed { .. } | Outcome::Skipped { .. }))) {
-                    let because = plan.stage(failed).map_or_else(|| failed.short().to_string(), |stage| stage.name.clone());
+                let upstream: Vec<&StageKey> = stage
+                    .upstream
+                    .values()
+                    .filter(|key| wanted.contains(key))
+                    .collect();
+                if let Some(failed) = upstream.iter().find(|key| {
+                    matches!(
+                        outcomes.get(**key),
+                        Some(Outcome::Failed { .. } | Outcome::Skipped { .. })
+                    )
+                }) {
+                    let because = plan
+                        .stage(failed)
+                        .map_or_else(|| failed.short().to_string(), |stage| stage.name.clone());
                     eprintln!("skipped  {} (`{because}` failed)", stage.name);
                     outcomes.insert(stage.key.clone(), Outcome::Skipped { because });
                     continue;
@@ -113,14 +144,22 @@ pub fn run_local(plan: &Plan, selected: &[&Stage], places: &Places<'_>, jobs: us
             if running.is_empty() {
                 break;
             }
-            let Ok((key, outcome)) = receiver.recv() else { break };
+            let Ok((key, outcome)) = receiver.recv() else {
+                break;
+            };
             running.remove(&key);
             if let Some(stage) = plan.stage(&key) {
                 let line = match &outcome {
                     Outcome::Cached => format!("cached   {}", stage.name),
-                    Outcome::Computed(duration) => format!("ran      {} ({:.1} s)", stage.name, duration.as_secs_f64()),
-                    Outcome::Failed { message, .. } => format!("failed   {}: {message}", stage.name),
-                    Outcome::Skipped { because } => format!("skipped  {} (`{because}` failed)", stage.name),
+                    Outcome::Computed(duration) => {
+                        format!("ran      {} ({:.1} s)", stage.name, duration.as_secs_f64())
+                    }
+                    Outcome::Failed { message, .. } => {
+                        format!("failed   {}: {message}", stage.name)
+                    }
+                    Outcome::Skipped { because } => {
+                        format!("skipped  {} (`{because}` failed)", stage.name)
+                    }
                 };
                 let _ = multi.println(&line);
                 if !show_progress {
@@ -133,7 +172,11 @@ pub fn run_local(plan: &Plan, selected: &[&Stage], places: &Places<'_>, jobs: us
     RunReport {
         stages: order
             .iter()
-            .filter_map(|stage| outcomes.remove(&stage.key).map(|outcome| (stage.name.clone(), stage.key.clone(), outcome)))
+            .filter_map(|stage| {
+                outcomes
+                    .remove(&stage.key)
+                    .map(|outcome| (stage.name.clone(), stage.key.clone(), outcome))
+            })
             .collect(),
     }
 }

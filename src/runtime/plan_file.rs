@@ -29,6 +29,11 @@ impl PlanFile {
     /// Reads a plan file.
     pub fn read(path: &Path) -> std::io::Result<PlanFile> {
         let text = std::fs::read_to_string(path)?;
-        serde_json::from_str(&text).map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("`{}` is not a plan file: {error}", path.display())))
+        serde_json::from_str(&text).map_err(|error| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("`{}` is not a plan file: {error}", path.display()),
+            )
+        })
     }
 }

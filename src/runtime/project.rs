@@ -61,7 +61,10 @@ impl Project {
 
     /// Where `echolab run` saves experiment `name`'s compiled plan.
     pub fn plan_file(&self, name: &str) -> PathBuf {
-        self.root.join(".echolab").join("plans").join(format!("{name}.json"))
+        self.root
+            .join(".echolab")
+            .join("plans")
+            .join(format!("{name}.json"))
     }
 
     /// The lockfile of experiment `name`.

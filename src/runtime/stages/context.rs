@@ -85,21 +85,29 @@ impl StageContext<'_> {
 
     /// The parameters, deserialized.
     pub fn parameters<T: DeserializeOwned>(&self) -> Result<T, StageError> {
-        serde_json::from_value(self.stage.parameters.clone()).map_err(|error| StageError::Parameters {
-            message: format!("stage `{}`: {error}", self.stage.name),
+        serde_json::from_value(self.stage.parameters.clone()).map_err(|error| {
+            StageError::Parameters {
+                message: format!("stage `{}`: {error}", self.stage.name),
+            }
         })
     }
 
     /// The cached entry of the upstream stage in `role`.
     pub fn upstream(&self, role: &str) -> Result<Entry, StageError> {
-        let key = self.stage.upstream.get(role).ok_or_else(|| StageError::MissingUpstream {
-            role: role.to_string(),
-            key: String::new(),
-        })?;
-        self.upstream_cache.get(key)?.ok_or_else(|| StageError::MissingUpstream {
-            role: role.to_string(),
-            key: key.0.clone(),
-        })
+        let key = self
+            .stage
+            .upstream
+            .get(role)
+            .ok_or_else(|| StageError::MissingUpstream {
+                role: role.to_string(),
+                key: String::new(),
+            })?;
+        self.upstream_cache
+            .get(key)?
+            .ok_or_else(|| StageError::MissingUpstream {
+                role: role.to_string(),
+                key: key.0.clone(),
+            })
     }
 
     /// The name of the upstream stage in `role`.
@@ -121,7 +129,11 @@ impl StageContext<'_> {
     pub fn tokenizer(&self) -> Result<Tokenizer, StageError> {
         let entry = self.upstream("tokenizer")?;
         let path = entry.artifact("tokenizer.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| StageError::Io { action: "read", path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| StageError::Io {
+            action: "read",
+            path: path.clone(),
+            source,
+        })?;
         Ok(Tokenizer::from_json(&text)?)
     }
 
@@ -129,17 +141,35 @@ impl StageContext<'_> {
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), StageError> {
         let path = self.output.join(name);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| StageError::Io { action: "create", path: parent.to_path_buf(), source })?;
+            std::fs::create_dir_all(parent).map_err(|source| StageError::Io {
+                action: "create",
+                path: parent.to_path_buf(),
+                source,
+            })?;
         }
-        std::fs::write(&path, bytes).map_err(|source| StageError::Io { action: "write", path, source })
+        std::fs::write(&path, bytes).map_err(|source| StageError::Io {
+            action: "write",
+            path,
+            source,
+        })
     }
 
     /// Copies a file into the artifacts as `name`.
     pub fn copy_in(&self, from: &Path, name: &str) -> Result<(), StageError> {
         let path = self.output.join(name);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| StageError::Io { action: "create", path: parent.to_path_buf(), source })?;
+            std::fs::create_dir_all(parent).map_err(|source| StageError::Io {
+                action: "create",
+                path: parent.to_path_buf(),
+                source,
+            })?;
         }
-        std::fs::copy(from, &path).map(|_| ()).map_err(|source| StageError::Io { action: "copy", path: from.to_path_buf(), source })
+        std::fs::copy(from, &path)
+            .map(|_| ())
+            .map_err(|source| StageError::Io {
+                action: "copy",
+                path: from.to_path_buf(),
+                source,
+            })
     }
 }

@@ -16,13 +16,19 @@ fn field<'a>(source: &'a serde_json::Value, name: &str) -> Option<&'a serde_json
 }
 
 fn text(source: &serde_json::Value, name: &str) -> Option<String> {
-    field(source, name).and_then(|value| value.as_str()).map(str::to_string)
+    field(source, name)
+        .and_then(|value| value.as_str())
+        .map(str::to_string)
 }
 
 fn format_of(source: &serde_json::Value) -> Result<Option<Format>, StageError> {
     match text(source, "format") {
         None => Ok(None),
-        Some(name) => Format::from_name(&name).map(Some).ok_or_else(|| StageError::Parameters { message: format!("unknown format `{name}`") }),
+        Some(name) => Format::from_name(&name)
+            .map(Some)
+            .ok_or_else(|| StageError::Parameters {
+                message: format!("unknown format `{name}`"),
+            }),
     }
 }
 
@@ -42,12 +48,16 @@ fn range(source: &serde_json::Value, name: &str) -> Option<(i64, i64)> {
 pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
     let Parameters { source } = context.parameters()?;
     let kind = text(&source, "kind").unwrap_or_default();
-    let limit = field(&source, "problems").and_then(|value| value.as_u64()).map(|value| value as usize);
+    let limit = field(&source, "problems")
+        .and_then(|value| value.as_u64())
+        .map(|value| value as usize);
     let mut unconvertible = 0;
     let mut documents: Vec<Document> = match kind.as_str() {
         "synthetic" => {
             let mut generator = SyntheticSource::new(
-                field(&source, "seed").and_then(|value| value.as_u64()).unwrap_or(0),
+                field(&source, "seed")
+                    .and_then(|value| value.as_u64())
+                    .unwrap_or(0),
                 format_of(&source)?,
                 limit.unwrap_or(10_000),
             );
@@ -58,16 +68,32 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
             if let Some((low, high)) = range(&source, "numbers") {
                 generator.numbers = low..=high;
             }
-            generator.noise = field(&source, "noise").and_then(|value| value.as_f64()).unwrap_or(0.0);
-            generator.test_fraction = field(&source, "test_fraction").and_then(|value| value.as_f64()).unwrap_or(0.1);
+            generator.noise = field(&source, "noise")
+                .and_then(|value| value.as_f64())
+                .unwrap_or(0.0);
+            generator.test_fraction = field(&source, "test_fraction")
+                .and_then(|value| value.as_f64())
+                .unwrap_or(0.1);
             generator.split = split_of(&source);
+            generator.render.docstring = field(&source, "docstring")
+                .and_then(|value| value.as_bool())
+                .unwrap_or(false);
             generator.generate()?
         }
         "gsm8k" => {
             let split = split_of(&source);
             let conversion = match text(&source, "path") {
-                Some(folder) => gsm8k::load(&context.experiment_directory.join(folder), split, format_of(&source)?)?,
-                None => gsm8k::load_text(gsm8k::built_in(split), std::path::Path::new(&format!("<built-in>/gsm8k/{}.jsonl", split.name())), split, format_of(&source)?)?,
+                Some(folder) => gsm8k::load(
+                    &context.experiment_directory.join(folder),
+                    split,
+                    format_of(&source)?,
+                )?,
+                None => gsm8k::load_text(
+                    gsm8k::built_in(split),
+                    std::path::Path::new(&format!("<built-in>/gsm8k/{}.jsonl", split.name())),
+                    split,
+                    format_of(&source)?,
+                )?,
             };
             unconvertible = conversion.failures.len();
             if unconvertible > 0 {
@@ -76,7 +102,9 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
             conversion.documents
         }
         "jsonl" => {
-            let path = context.experiment_directory.join(text(&source, "path").unwrap_or_default());
+            let path = context
+                .experiment_directory
+                .join(text(&source, "path").unwrap_or_default());
             let mut mapping = FieldMapping::new(
                 &text(&source, "question").unwrap_or_else(|| "question".to_string()),
                 &text(&source, "answer").unwrap_or_else(|| "answer".to_string()),
@@ -85,7 +113,11 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
             mapping.format = format_of(&source)?;
             jsonl::load(&path, &mapping)?
         }
-        other => return Err(StageError::Parameters { message: format!("unknown source kind `{other}`") }),
+        other => {
+            return Err(StageError::Parameters {
+                message: format!("unknown source kind `{other}`"),
+            })
+        }
     };
     if let Some(limit) = limit {
         if kind != "synthetic" {
@@ -103,7 +135,12 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
         "unconvertible": unconvertible,
         "formats": crate::data::Format::ALL.iter().map(|format| (format.name(), documents.iter().filter(|document| document.format == Some(*format)).count())).collect::<std::collections::BTreeMap<_, _>>(),
     });
-    context.write("statistics.json", serde_json::to_string_pretty(&statistics).unwrap_or_default().as_bytes())?;
+    context.write(
+        "statistics.json",
+        serde_json::to_string_pretty(&statistics)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
     context.log(&format!("{} documents", documents.len()));
     Ok(())
 }

@@ -6,7 +6,8 @@ use serde::Deserialize;
 use super::{StageContext, StageError};
 use crate::model::ModelConfig;
 use crate::training::{
-    pretrain, AdamWConfig, DecayKind, HeldOutLoss, LearningRateSchedule, Observer, PretrainConfig, PretrainData, SourceDocuments, StepReport, Warmup,
+    pretrain, AdamWConfig, DecayKind, HeldOutLoss, LearningRateSchedule, Observer, PretrainConfig,
+    PretrainData, SourceDocuments, StepReport, Warmup,
 };
 
 /// How many documents of each source are held out for the per-source loss:
@@ -28,19 +29,36 @@ struct Parameters {
 }
 
 fn number(value: &serde_json::Value, name: &str) -> Result<f64, StageError> {
-    value.get(name).and_then(serde_json::Value::as_f64).ok_or_else(|| StageError::Parameters { message: format!("missing number `{name}`") })
+    value
+        .get(name)
+        .and_then(serde_json::Value::as_f64)
+        .ok_or_else(|| StageError::Parameters {
+            message: format!("missing number `{name}`"),
+        })
 }
 
 fn whole(value: &serde_json::Value, name: &str) -> Result<u64, StageError> {
-    value.get(name).and_then(serde_json::Value::as_u64).ok_or_else(|| StageError::Parameters { message: format!("missing whole number `{name}`") })
+    value
+        .get(name)
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| StageError::Parameters {
+            message: format!("missing whole number `{name}`"),
+        })
 }
 
 /// The model configuration of a checked `gpt(...)` value.
 pub(crate) fn model_config(model: &serde_json::Value) -> Result<ModelConfig, StageError> {
-    let preset = model.get("preset").and_then(serde_json::Value::as_str).unwrap_or("small");
-    let mut config = ModelConfig::preset(preset).ok_or_else(|| StageError::Parameters { message: format!("unknown preset `{preset}`") })?;
+    let preset = model
+        .get("preset")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("small");
+    let mut config = ModelConfig::preset(preset).ok_or_else(|| StageError::Parameters {
+        message: format!("unknown preset `{preset}`"),
+    })?;
     let choice = |name: &str| model.get(name).cloned().unwrap_or(serde_json::Value::Null);
-    let invalid = |error: serde_json::Error| StageError::Parameters { message: error.to_string() };
+    let invalid = |error: serde_json::Error| StageError::Parameters {
+        message: error.to_string(),
+    };
     config.layers = whole(model, "layers")? as usize;
     config.width = whole(model, "width")? as usize;
     config.heads = whole(model, "heads")? as usize;
@@ -49,14 +67,28 @@ pub(crate) fn model_config(model: &serde_json::Value) -> Result<ModelConfig, Sta
     config.activation = serde_json::from_value(choice("activation")).map_err(invalid)?;
     config.norm = serde_json::from_value(choice("norm")).map_err(invalid)?;
     config.positions = serde_json::from_value(choice("positions")).map_err(invalid)?;
-    config.tied_embeddings = model.get("tied_embeddings").and_then(serde_json::Value::as_bool).unwrap_or(true);
+    config.tied_embeddings = model
+        .get("tied_embeddings")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(true);
     Ok(config)
 }
 
 /// A checked optimizer value as AdamW's settings.
 pub(crate) fn optimizer(value: &serde_json::Value) -> Result<AdamWConfig, StageError> {
-    let betas = value.get("betas").and_then(serde_json::Value::as_array).cloned().unwrap_or_default();
-    let beta = |index: usize| betas.get(index).and_then(serde_json::Value::as_f64).ok_or_else(|| StageError::Parameters { message: "missing `betas`".to_string() });
+    let betas = value
+        .get("betas")
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let beta = |index: usize| {
+        betas
+            .get(index)
+            .and_then(serde_json::Value::as_f64)
+            .ok_or_else(|| StageError::Parameters {
+                message: "missing `betas`".to_string(),
+            })
+    };
     Ok(AdamWConfig {
         learning_rate: number(value, "lr")?,
         beta1: beta(0)?,
@@ -74,15 +106,27 @@ pub(crate) fn schedule(value: &serde_json::Value) -> Result<LearningRateSchedule
         _ => DecayKind::Constant,
     };
     let warmup = match value.get("warmup") {
-        Some(serde_json::Value::Object(fraction)) => Warmup::Fraction(fraction.get("fraction").and_then(serde_json::Value::as_f64).unwrap_or(0.0)),
+        Some(serde_json::Value::Object(fraction)) => Warmup::Fraction(
+            fraction
+                .get("fraction")
+                .and_then(serde_json::Value::as_f64)
+                .unwrap_or(0.0),
+        ),
         Some(steps) => Warmup::Steps(steps.as_u64().unwrap_or(0)),
         None => Warmup::Steps(0),
     };
     let final_fraction = match decay {
         DecayKind::Constant => 1.0,
-        _ => value.get("final").and_then(serde_json::Value::as_f64).unwrap_or(0.1),
+        _ => value
+            .get("final")
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(0.1),
     };
-    Ok(LearningRateSchedule { decay, warmup, final_fraction })
+    Ok(LearningRateSchedule {
+        decay,
+        warmup,
+        final_fraction,
+    })
 }
 
 /// Reports training progress to the stage's progress line and log.
@@ -93,22 +137,40 @@ struct StageObserver<'a, 'b> {
 impl Observer for StageObserver<'_, '_> {
     fn started(&mut self, total_steps: u64, first_step: u64) {
         if first_step > 0 {
-            self.context.log(&format!("resuming at step {first_step} of {total_steps}"));
+            self.context
+                .log(&format!("resuming at step {first_step} of {total_steps}"));
         }
         (self.context.progress)(first_step, total_steps, "");
     }
 
     fn step(&mut self, report: &StepReport) {
-        let message = format!("loss {:.3}  {:.0} tokens/s", report.loss, report.tokens_per_second);
+        let message = format!(
+            "loss {:.3}  {:.0} tokens/s",
+            report.loss, report.tokens_per_second
+        );
         (self.context.progress)(report.step, report.total_steps, &message);
         if report.step % 50 == 0 {
-            self.context.log(&format!("step {}/{}  {message}", report.step, report.total_steps));
+            self.context.log(&format!(
+                "step {}/{}  {message}",
+                report.step, report.total_steps
+            ));
         }
     }
 
     fn evaluated(&mut self, step: u64, losses: &[HeldOutLoss]) {
-        let losses: Vec<String> = losses.iter().map(|loss| format!("{} {}", loss.source, loss.loss.map_or("-".to_string(), |value| format!("{value:.3}")))).collect();
-        self.context.log(&format!("step {step}: held-out loss {}", losses.join(", ")));
+        let losses: Vec<String> = losses
+            .iter()
+            .map(|loss| {
+                format!(
+                    "{} {}",
+                    loss.source,
+                    loss.loss
+                        .map_or("-".to_string(), |value| format!("{value:.3}"))
+                )
+            })
+            .collect();
+        self.context
+            .log(&format!("step {step}: held-out loss {}", losses.join(", ")));
     }
 }
 
@@ -119,14 +181,23 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
     let tokenizer = context.tokenizer()?;
     let training = &parameters.training;
     let model = model_config(&parameters.model)?;
-    let checkpoint_every = context.stage.settings.get("checkpoint_every").and_then(serde_json::Value::as_u64).unwrap_or(200);
+    let checkpoint_every = context
+        .stage
+        .settings
+        .get("checkpoint_every")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(200);
     let config = PretrainConfig {
         sequence_length: whole(training, "sequence_length")? as usize,
         model,
         seed: parameters.seed,
         token_budget: whole(training, "tokens")?,
         batch_size: whole(training, "batch")? as usize,
-        optimizer: optimizer(training.get("optimizer").unwrap_or(&serde_json::Value::Null))?,
+        optimizer: optimizer(
+            training
+                .get("optimizer")
+                .unwrap_or(&serde_json::Value::Null),
+        )?,
         schedule: schedule(training.get("schedule").unwrap_or(&serde_json::Value::Null))?,
         gradient_clip: Some(number(training, "gradient_clip")?),
         checkpoint_interval: checkpoint_every,
@@ -138,7 +209,12 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
         let documents = context.documents(&term.role)?;
         let held_out_count = (documents.len() / 50).min(HELD_OUT_DOCUMENTS);
         let split = documents.len() - held_out_count;
-        let encode = |documents: &[crate::data::Document]| documents.iter().map(|document| tokenizer.encode_document(&document.text())).collect::<Vec<_>>();
+        let encode = |documents: &[crate::data::Document]| {
+            documents
+                .iter()
+                .map(|document| tokenizer.encode_document(&document.text()))
+                .collect::<Vec<_>>()
+        };
         sources.push(SourceDocuments {
             name: context.upstream_name(&term.role),
             weight: term.weight,
@@ -153,10 +229,15 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
     };
     let work = context.work.clone();
     let outcome = {
-        let mut observer = StageObserver { context: &mut *context };
+        let mut observer = StageObserver {
+            context: &mut *context,
+        };
         pretrain(&config, &data, &work, &mut observer)?
     };
-    context.log(&format!("trained {} steps, {} tokens, final loss {:.4}", outcome.steps, outcome.tokens, outcome.final_loss));
+    context.log(&format!(
+        "trained {} steps, {} tokens, final loss {:.4}",
+        outcome.steps, outcome.tokens, outcome.final_loss
+    ));
     context.copy_in(&outcome.weights_path, "model.safetensors")?;
     context.copy_in(&outcome.config_path, "config.json")?;
     context.copy_in(&work.join("metrics.jsonl"), "metrics.jsonl")?;

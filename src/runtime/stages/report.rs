@@ -27,10 +27,21 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
     for series in &parameters.series {
         let entry = context.upstream(&series.role)?;
         let path = entry.artifact("metrics.jsonl");
-        let text = std::fs::read_to_string(&path).map_err(|source| StageError::Io { action: "read", path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| StageError::Io {
+            action: "read",
+            path: path.clone(),
+            source,
+        })?;
         for line in text.lines().filter(|line| !line.trim().is_empty()) {
-            let row: serde_json::Value = serde_json::from_str(line).map_err(|error| StageError::Other(format!("`{}`: {error}", path.display())))?;
-            let field = |name: &str| row.get(name).map_or_else(String::new, |value| value.as_str().map_or_else(|| value.to_string(), str::to_string));
+            let row: serde_json::Value = serde_json::from_str(line)
+                .map_err(|error| StageError::Other(format!("`{}`: {error}", path.display())))?;
+            let field = |name: &str| {
+                row.get(name).map_or_else(String::new, |value| {
+                    value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_string)
+                })
+            };
             csv.push_str(&format!(
                 "{},{},\"{}\",{},{},{},{},{},{}\n",
                 series.eval,

@@ -21,9 +21,18 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
     };
     let mut texts = Vec::new();
     for role in &parameters.data {
-        texts.extend(context.documents(role)?.iter().map(|document| document.text()));
+        texts.extend(
+            context
+                .documents(role)?
+                .iter()
+                .map(|document| document.text()),
+        );
     }
     let tokenizer = Tokenizer::train(level, &texts);
-    context.log(&format!("{} tokens in the vocabulary, from {} documents", tokenizer.vocab_size(), texts.len()));
+    context.log(&format!(
+        "{} tokens in the vocabulary, from {} documents",
+        tokenizer.vocab_size(),
+        texts.len()
+    ));
     context.write("tokenizer.json", tokenizer.to_json().as_bytes())
 }
