@@ -100,17 +100,23 @@ pub(super) fn gc(cache: Option<&Path>) -> anyhow::Result<ExitCode> {
             removed += 1;
         }
     }
+    // Staging folders are never needed once their writer is gone; work
+    // folders only serve a resume of a stage not yet in the cache. A folder
+    // whose key's lock is held belongs to a running process: left alone.
     for folder in ["staging", "work"] {
         let path = cache.root().join(folder);
-        if let Ok(listing) = std::fs::read_dir(&path) {
-            for item in listing.flatten() {
-                let name = item.file_name().to_string_lossy().into_owned();
-                let key = StageKey(name.split('.').next().unwrap_or_default().to_string());
-                if !keep.contains(&key) {
-                    freed += size_of(&item.path());
-                    let _ = std::fs::remove_dir_all(item.path());
-                }
+        let Ok(listing) = std::fs::read_dir(&path) else {
+            continue;
+        };
+        for item in listing.flatten() {
+            let name = item.file_name().to_string_lossy().into_owned();
+            let key = StageKey(name.split('.').next().unwrap_or_default().to_string());
+            let resumable = folder == "work" && keep.contains(&key) && cache.get(&key)?.is_none();
+            if resumable || lock_is_held(cache, &key) {
+                continue;
             }
+            freed += size_of(&item.path());
+            let _ = std::fs::remove_dir_all(item.path());
         }
     }
     println!(
@@ -118,6 +124,21 @@ pub(super) fn gc(cache: Option<&Path>) -> anyhow::Result<ExitCode> {
         freed as f64 / (1 << 20) as f64
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a process holds the lock of `key` right now.
+fn lock_is_held(cache: &Cache, key: &StageKey) -> bool {
+    let path = cache.locks().join(format!("{}.lock", key.0));
+    let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) else {
+        return false;
+    };
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(_) => true,
+    }
 }
 
 /// Removes the whole cache.

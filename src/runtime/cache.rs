@@ -239,6 +239,11 @@ impl Cache {
             // An incomplete entry (corrupt, or an artifact deleted): replace it.
             fs::remove_dir_all(&target).map_err(io("remove", &target))?;
         }
+        // Fault injection for the crash tests: die with the entry staged and
+        // synced but not yet renamed into place.
+        if std::env::var_os("ECHOLAB_FAULT_ABORT_BEFORE_PUBLISH").is_some() {
+            std::process::abort();
+        }
         match fs::rename(staged, &target) {
             Ok(()) => {}
             Err(_) if self.get(key)?.is_some() => {

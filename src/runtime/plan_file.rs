@@ -23,7 +23,10 @@ impl PlanFile {
             std::fs::create_dir_all(parent)?;
         }
         let text = serde_json::to_string(self).map_err(std::io::Error::other)?;
-        crate::training::write_atomically(path, text.as_bytes()).map_err(std::io::Error::other)
+        // A name of this process's own: two runs may save the same plan at once.
+        let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
+        std::fs::write(&temporary, text)?;
+        std::fs::rename(&temporary, path)
     }
 
     /// Reads a plan file.

@@ -1,0 +1,270 @@
+//! The runtime through the real binary: concurrent runs on one cache, a
+//! tampered cache entry, and runs killed mid-stage or mid-publication. Each
+//! test runs a small real experiment in a throwaway project.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A throwaway project holding `tests/runtime/mini.echo`.
+fn project() -> tempfile::TempDir {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(directory.path().join("lockfiles")).unwrap();
+    std::fs::create_dir_all(directory.path().join("experiments")).unwrap();
+    std::fs::copy(
+        "tests/runtime/mini.echo",
+        directory.path().join("experiments/mini.echo"),
+    )
+    .unwrap();
+    directory
+}
+
+fn command(root: &Path, arguments: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_echolab"));
+    command
+        .args(arguments)
+        .current_dir(root)
+        .env_remove("ECHOLAB_CACHE")
+        .env("NO_COLOR", "1");
+    command
+}
+
+fn run(root: &Path, arguments: &[&str]) -> (bool, String) {
+    let output = command(root, arguments).output().unwrap();
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+/// The recorded outputs of every stage, from the lockfile.
+fn outputs(root: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
+    let lock = echolab::lockfile::Lockfile::read(&root.join("lockfiles/mini.lock"))
+        .unwrap()
+        .unwrap();
+    lock.stages
+        .into_iter()
+        .map(|(name, record)| (name, record.outputs))
+        .collect()
+}
+
+fn entries(root: &Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(root.join(".echolab/cache/v1")) {
+        Ok(listing) => listing.map(|item| item.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Every entry folder in the cache is whole: a manifest and every artifact.
+fn assert_no_partial_entry(root: &Path) {
+    let cache = echolab::runtime::Cache::new(&root.join(".echolab/cache"));
+    for entry in entries(root) {
+        let key =
+            echolab::plan::StageKey(entry.file_name().unwrap().to_string_lossy().into_owned());
+        let whole = cache.get(&key).unwrap();
+        assert!(
+            whole.is_some_and(|entry| entry.corrupt_artifacts().is_empty()),
+            "partial cache entry {}",
+            entry.display()
+        );
+    }
+}
+
+/// The outputs of an uninterrupted run, computed once per test binary.
+fn reference_outputs() -> BTreeMap<String, BTreeMap<String, String>> {
+    static REFERENCE: std::sync::OnceLock<BTreeMap<String, BTreeMap<String, String>>> =
+        std::sync::OnceLock::new();
+    REFERENCE
+        .get_or_init(|| {
+            let directory = project();
+            let (ok, output) = run(directory.path(), &["run", "experiments/mini.echo"]);
+            assert!(ok, "{output}");
+            outputs(directory.path())
+        })
+        .clone()
+}
+
+fn wait_for(child: &mut Child, condition: impl Fn() -> bool, what: &str) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before {what}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn two_runs_at_once_compute_each_stage_once_and_both_succeed() {
+    let directory = project();
+    let root = directory.path();
+    let first = command(root, &["run", "experiments/mini.echo"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let second = command(root, &["run", "experiments/mini.echo", "--jobs", "2"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = first.wait_with_output().unwrap();
+    let second = second.wait_with_output().unwrap();
+    let texts = [
+        String::from_utf8_lossy(&first.stderr).into_owned(),
+        String::from_utf8_lossy(&second.stderr).into_owned(),
+    ];
+    assert!(
+        first.status.success() && second.status.success(),
+        "{texts:?}"
+    );
+    for stage in ["code", "prose", "base.tokenizer", "base"] {
+        let computed = texts
+            .iter()
+            .filter(|text| {
+                text.lines().any(|line| {
+                    line.starts_with("ran ") && line.split_whitespace().nth(1) == Some(stage)
+                })
+            })
+            .count();
+        let cached = texts
+            .iter()
+            .filter(|text| {
+                text.lines().any(|line| {
+                    line.starts_with("cached ") && line.split_whitespace().nth(1) == Some(stage)
+                })
+            })
+            .count();
+        assert_eq!((computed, cached), (1, 1), "stage {stage}: {texts:?}");
+    }
+    assert_eq!(outputs(root), reference_outputs());
+    assert_no_partial_entry(root);
+}
+
+#[test]
+fn a_flipped_byte_is_found_by_cache_verify_and_recomputed_by_the_next_run() {
+    let directory = project();
+    let root = directory.path();
+    assert!(run(root, &["run", "experiments/mini.echo"]).0);
+    let model = entries(root)
+        .into_iter()
+        .map(|entry| entry.join("model.safetensors"))
+        .find(|path| path.exists())
+        .unwrap();
+    let mut bytes = std::fs::read(&model).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&model, bytes).unwrap();
+    let (ok, report) = run(root, &["cache", "verify"]);
+    assert!(
+        !ok && report.contains("corrupt") && report.contains("model.safetensors"),
+        "{report}"
+    );
+    let (ok, output) = run(root, &["run", "experiments/mini.echo"]);
+    assert!(ok, "{output}");
+    assert!(
+        output.contains("ran      base ") && output.contains("cached   code"),
+        "{output}"
+    );
+    let (ok, report) = run(root, &["cache", "verify"]);
+    assert!(ok, "{report}");
+    assert_eq!(outputs(root), reference_outputs());
+}
+
+#[test]
+fn a_run_killed_during_pretraining_resumes_to_the_same_bytes() {
+    let directory = project();
+    let root = directory.path();
+    let mut child = command(root, &["run", "experiments/mini.echo"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let work = root.join(".echolab/cache/work");
+    // Wait for the first checkpoint of the pretraining stage, then kill.
+    wait_for(
+        &mut child,
+        || {
+            std::fs::read_dir(&work).is_ok_and(|listing| {
+                listing
+                    .flatten()
+                    .any(|entry| entry.path().join("checkpoints/latest.json").exists())
+            })
+        },
+        "a pretraining checkpoint",
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_no_partial_entry(root);
+    let (ok, output) = run(root, &["run", "experiments/mini.echo"]);
+    assert!(ok, "{output}");
+    let log = std::fs::read_dir(root.join(".echolab/logs/mini"))
+        .unwrap()
+        .flatten()
+        .map(|entry| std::fs::read_to_string(entry.path()).unwrap())
+        .collect::<String>();
+    assert!(
+        log.contains("resuming at step"),
+        "the second run did not resume:\n{log}"
+    );
+    assert_eq!(outputs(root), reference_outputs());
+    assert_no_partial_entry(root);
+}
+
+#[test]
+fn a_run_that_dies_while_publishing_leaves_no_partial_entry() {
+    let directory = project();
+    let root = directory.path();
+    let status = command(root, &["run", "experiments/mini.echo"])
+        .env("ECHOLAB_FAULT_ABORT_BEFORE_PUBLISH", "1")
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success());
+    assert!(
+        entries(root).is_empty(),
+        "an entry was published by a run that died before publishing"
+    );
+    assert!(
+        std::fs::read_dir(root.join(".echolab/cache/staging"))
+            .is_ok_and(|listing| listing.count() > 0),
+        "the staged entry should be left in staging"
+    );
+    let (ok, output) = run(root, &["run", "experiments/mini.echo"]);
+    assert!(ok, "{output}");
+    assert_eq!(outputs(root), reference_outputs());
+    assert_no_partial_entry(root);
+    let (ok, output) = run(root, &["gc"]);
+    assert!(ok, "{output}");
+    assert!(
+        std::fs::read_dir(root.join(".echolab/cache/staging"))
+            .is_ok_and(|listing| listing.count() == 0),
+        "gc left staging folders"
+    );
+}
+
+#[test]
+fn verify_recomputes_and_finds_every_artifact_identical() {
+    let directory = project();
+    let root = directory.path();
+    assert!(run(root, &["run", "experiments/mini.echo"]).0);
+    let (ok, output) = run(root, &["verify", "experiments/mini.echo"]);
+    assert!(ok, "{output}");
+    assert_eq!(
+        output
+            .lines()
+            .filter(|line| line.starts_with("identical"))
+            .count(),
+        4,
+        "{output}"
+    );
+    let (ok, output) = run(root, &["run", "--frozen", "experiments/mini.echo"]);
+    assert!(ok && output.contains("0 ran, 4 cached"), "{output}");
+}
