@@ -12,7 +12,15 @@
 //! `t`-th number of `prompt.stream.derive(&[j])`, so a sample depends only
 //! on the prompt's stream key (the stage uses seed, step and prompt
 //! position), the sample index and the model, never on which prompts share
-//! its batch or on the thread count (a test checks both).
+//! its batch or on the thread count (a test checks this).
+//!
+//! Floating point: a matrix product's bits depend on its shape (the
+//! kernels' blocking), so a row decoded among 2 rows and among 5 can
+//! differ in the last bits, enough to flip a token whose random number
+//! falls on a boundary. Every cache therefore has exactly
+//! [`ROWS_PER_CACHE`] rows, the last chunk of a length group padded with
+//! copies of its last row (whose output is dropped): a row's arithmetic is
+//! then the same whatever rows it is decoded with.
 
 use candle_core::{Device, Tensor};
 
@@ -60,8 +68,8 @@ pub struct Completion {
     pub finished: bool,
 }
 
-/// Most rows decoded in one cache: bounds memory for big steps.
-const MAX_ROWS_PER_CACHE: usize = 128;
+/// Rows of every decoding cache (see the module doc).
+pub const ROWS_PER_CACHE: usize = 16;
 
 /// The tokens kept by nucleus filtering of `probabilities`, most likely
 /// first (ties by lower id), with probabilities renormalised to sum to 1.
@@ -173,7 +181,7 @@ pub fn sample_completions(
     }
     let mut finished_rows: Vec<((usize, usize), Completion)> = Vec::new();
     for (length, rows) in by_length {
-        for chunk in rows.chunks(MAX_ROWS_PER_CACHE) {
+        for chunk in rows.chunks(ROWS_PER_CACHE) {
             let completions = decode_rows(model, requests, chunk, length, settings, eos, decode)?;
             finished_rows.extend(chunk.iter().copied().zip(completions));
         }
@@ -195,6 +203,11 @@ fn decode_rows(
     decode: &dyn Fn(&[u32]) -> String,
 ) -> Result<Vec<Completion>, ModelError> {
     let device = Device::Cpu;
+    let real_rows = rows.len();
+    let mut rows = rows.to_vec();
+    if let Some(&last) = rows.last() {
+        rows.resize(ROWS_PER_CACHE.max(real_rows), last);
+    }
     let batch = rows.len();
     let context = model.config().context;
     let limit = settings
@@ -214,6 +227,7 @@ fn decode_rows(
         })
         .collect();
     if limit == 0 || prompt_length == 0 {
+        completions.truncate(real_rows);
         return Ok(completions);
     }
     let prompt: Vec<u32> = rows
@@ -240,11 +254,15 @@ fn decode_rows(
             completion.finished = token == eos;
             next.push(token);
         }
-        if completions.iter().all(|completion| completion.finished) {
+        if completions[..real_rows]
+            .iter()
+            .all(|completion| completion.finished)
+        {
             break;
         }
         input = Tensor::from_vec(next, (batch, 1), &device)?;
     }
+    completions.truncate(real_rows);
     for completion in &mut completions {
         let text_tokens = if completion.finished {
             &completion.tokens[..completion.tokens.len() - 1]
