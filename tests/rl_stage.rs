@@ -457,3 +457,50 @@ fn a_checkpoint_of_another_configuration_is_refused() {
         Err(RlError::CheckpointMismatch { .. })
     ));
 }
+
+#[test]
+fn evaluating_the_snapshots_shows_the_collapse_onto_the_right_format() {
+    use echolab::evaluation::{evaluate_checkpoints, EvalConfig, EvalInputs};
+    let work = tempfile::tempdir().unwrap();
+    let config = config(GRPO, CONSTANT_KL, 8, 8, 8);
+    run(&config, &inputs(base()), work.path(), &mut SilentObserver).unwrap();
+    let evaluation: EvalConfig = serde_json::from_str(
+        r#"{ "evaluation": {"at": {"kind": "every", "interval": 4}, "max_new_tokens": 16,
+             "metrics": ["pass@1", "pass@8", "maj@8", "format_share", "format_accuracy", "length", "entropy", "kl"],
+             "problems": 9, "samples": 8, "temperature": 1.0, "top_p": 1.0},
+          "model_kind": "rl", "seed": 3, "steps": [0, 8] }"#,
+    )
+    .unwrap();
+    let (tokenizer, _, prompts) = corpus();
+    let eval_inputs = EvalInputs {
+        checkpoints: [0, 8]
+            .into_iter()
+            .map(|step| (step, work.path().join(format!("snapshots/step-{step}"))))
+            .collect(),
+        tokenizer,
+        reference: Some(base().to_path_buf()),
+        sets: vec![("subtraction".to_string(), prompts)],
+    };
+    let outcome =
+        evaluate_checkpoints(&evaluation, &eval_inputs, &work.path().join("eval")).unwrap();
+    let value = |step: u64, metric: &str, format: Option<&str>| {
+        outcome
+            .rows
+            .iter()
+            .find(|row| row.step == step && row.metric == metric && row.format == format)
+            .and_then(|row| row.value)
+            .unwrap_or_else(|| panic!("no value for {step} {metric} {format:?}"))
+    };
+    // Code answers return 1: never right; prose answers box 0: right.
+    assert_eq!(value(0, "format_accuracy", Some("code")), 0.0);
+    assert!(value(0, "format_accuracy", Some("prose")) > 0.9);
+    assert!(
+        value(8, "format_share", Some("prose")) > value(0, "format_share", Some("prose")) + 0.3,
+        "prose share {} -> {}",
+        value(0, "format_share", Some("prose")),
+        value(8, "format_share", Some("prose"))
+    );
+    assert!(value(8, "maj@8", None) >= value(0, "maj@8", None));
+    assert!(value(0, "kl", None).abs() < 1e-3, "step 0 is the reference");
+    assert!(value(8, "kl", None) > 0.1);
+}

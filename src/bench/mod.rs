@@ -9,6 +9,7 @@ mod data;
 mod evaluation;
 pub mod language;
 mod report;
+mod sampling;
 mod timing;
 mod training;
 
@@ -41,5 +42,6 @@ pub fn groups() -> Vec<Group> {
         },
         training::group(),
         evaluation::group(),
+        sampling::group(),
     ]
 }

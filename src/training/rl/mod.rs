@@ -55,6 +55,6 @@ pub use rl_stage::{
 };
 pub use sampler::{
     choose_token, log_softmax, sample_completions, top_p_filter, Completion, PromptRequest,
-    SamplingSettings,
+    SamplingSettings, ROWS_PER_CACHE,
 };
 pub use value_head::{ValueHead, VALUE_HEAD_BIAS, VALUE_HEAD_INITIAL_STDEV, VALUE_HEAD_WEIGHT};

@@ -1,0 +1,67 @@
+//! The `sampling` benchmark group: generation speed of the RL sampler
+//! with the key-value cache (random weights, vocabulary 166, prompts of 24
+//! tokens, 16 prompts x 8 samples, 64 new tokens each, no early EOS), for
+//! the `tiny` and `small` presets.
+
+use std::time::Instant;
+
+use super::{Bench, Group};
+use crate::model::{Gpt, ModelConfig};
+use crate::random::Stream;
+use crate::training::rl::{sample_completions, PromptRequest, SamplingSettings, ROWS_PER_CACHE};
+
+/// The calibration tokenizer's vocabulary.
+const VOCABULARY: usize = 166;
+const PROMPTS: usize = 16;
+const SAMPLES: usize = 8;
+const PROMPT_LENGTH: usize = 24;
+const NEW_TOKENS: usize = 64;
+
+/// The group, for [`super::groups`].
+pub fn group() -> Group {
+    Group {
+        name: "sampling",
+        about: "RL sampler tokens/s with the KV cache (16 prompts x 8 samples x 64 tokens)",
+        run,
+    }
+}
+
+fn run(bench: &mut Bench) -> anyhow::Result<()> {
+    bench.start_group("sampling");
+    let threads = candle_core::utils::get_num_threads();
+    for name in ["tiny", "small"] {
+        let config =
+            ModelConfig::preset(name).ok_or_else(|| anyhow::anyhow!("no preset `{name}`"))?;
+        let stream = Stream::labelled(0, "bench/sampling");
+        let (model, _) = Gpt::initialize(&config, VOCABULARY, &stream, &candle_core::Device::Cpu)?;
+        let mut tokens = stream.derive(&[1]);
+        let requests: Vec<PromptRequest> = (0..PROMPTS)
+            .map(|index| PromptRequest {
+                tokens: (0..PROMPT_LENGTH)
+                    .map(|_| 2 + tokens.below(VOCABULARY as u64 - 2) as u32)
+                    .collect(),
+                stream: stream.derive(&[2, index as u64]),
+                samples: SAMPLES,
+            })
+            .collect();
+        let settings = SamplingSettings {
+            temperature: 1.0,
+            top_p: 0.95,
+            max_new_tokens: NEW_TOKENS,
+        };
+        // An id outside the vocabulary: no completion stops early.
+        let never = VOCABULARY as u32;
+        let decode = |_: &[u32]| String::new();
+        let start = Instant::now();
+        let completions = sample_completions(&model, &requests, &settings, never, &decode)?;
+        let elapsed = start.elapsed().as_secs_f64();
+        let generated: usize = completions.iter().flatten().map(|c| c.tokens.len()).sum();
+        bench.record(
+            &format!("{name} sampling speed"),
+            generated as f64 / elapsed,
+            "tokens/s",
+            &format!("{threads} threads, {ROWS_PER_CACHE} rows per cache, one run"),
+        );
+    }
+    Ok(())
+}
