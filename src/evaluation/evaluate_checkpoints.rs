@@ -122,7 +122,7 @@ pub fn evaluate_checkpoints(
         for set in &sets {
             let decode = |ids: &[u32]| inputs.tokenizer.decode(ids);
             let greedy = if settings.metrics.contains(&Metric::PassAtOne) {
-                let requests = set.requests(&config.seed, 1);
+                let requests = set.requests(config.seed, 1);
                 let greedy_settings = SamplingSettings {
                     temperature: 0.0,
                     top_p: 1.0,
@@ -135,7 +135,7 @@ pub fn evaluate_checkpoints(
                 None
             };
             let sampled = if needs_samples {
-                let requests = set.requests(&config.seed, settings.samples);
+                let requests = set.requests(config.seed, settings.samples);
                 let sampling = SamplingSettings {
                     temperature: settings.temperature,
                     top_p: settings.top_p,
@@ -352,8 +352,8 @@ fn prepare_sets(
 impl PreparedSet {
     /// One request per problem; sample `j` of problem `i` draws from the
     /// stream labelled with the set's name, derived with `i`, then `j`.
-    fn requests(&self, seed: &u64, samples: usize) -> Vec<PromptRequest> {
-        let stream = Stream::labelled(*seed, &format!("evaluation/sampling/{}", self.name));
+    fn requests(&self, seed: u64, samples: usize) -> Vec<PromptRequest> {
+        let stream = Stream::labelled(seed, &format!("evaluation/sampling/{}", self.name));
         self.prompts
             .iter()
             .enumerate()

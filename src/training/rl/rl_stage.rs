@@ -251,7 +251,7 @@ pub fn run(
             }
             let weights_file = checkpoint.weights_path();
             let weights = std::fs::read(&weights_file).map_err(RlError::io(&weights_file))?;
-            restore_variables(&variables, &weights, &weights_file, "")?;
+            restore_variables(&variables, &weights, &weights_file)?;
             let optimizer_file = checkpoint.optimizer_path();
             let moments = std::fs::read(&optimizer_file).map_err(RlError::io(&optimizer_file))?;
             let moments = candle_core::safetensors::load_buffer(&moments, &device)?;
@@ -450,7 +450,6 @@ pub fn run(
                             algorithm,
                             model: &model,
                             value_head: value_head.as_ref(),
-                            reference: &reference,
                             kl_coefficient,
                             estimator,
                             placement,
@@ -636,12 +635,11 @@ fn restore_variables(
     variables: &[(String, Var)],
     bytes: &[u8],
     source: &Path,
-    prefix: &str,
 ) -> Result<(), RlError> {
     let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)?;
     for (name, variable) in variables {
-        let key = format!("{prefix}{name}");
-        let Some(tensor) = tensors.get(&key) else {
+        let key = name;
+        let Some(tensor) = tensors.get(key) else {
             return Err(RlError::MalformedCheckpoint {
                 path: source.to_path_buf(),
                 reason: format!("weight `{key}` is missing"),
@@ -790,7 +788,6 @@ struct PolicyUpdate<'a> {
     algorithm: &'a Algorithm,
     model: &'a Gpt,
     value_head: Option<&'a ValueHead>,
-    reference: &'a Gpt,
     kl_coefficient: f64,
     estimator: super::KlEstimator,
     placement: KlPlacement,
@@ -872,7 +869,6 @@ fn policy_update(
         terms.total += loss_value;
         accumulate(&mut gradients, &loss, optimizer, update.names)?;
     }
-    let _ = update.reference;
     let norm = apply(
         gradients,
         optimizer,
