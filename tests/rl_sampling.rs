@@ -152,3 +152,52 @@ fn greedy_decoding_follows_the_argmax_and_ignores_the_random_numbers() {
         sequence.push(token);
     }
 }
+
+const CHILD: &str = "ECHOLAB_SAMPLING_CHILD";
+
+/// Prints the blake3 of every sampled token and log-probability.
+#[test]
+#[ignore = "entry point of the child processes of the thread-count test"]
+fn child_sampling_run() {
+    let model = model();
+    let requests: Vec<PromptRequest> = (0..6)
+        .map(|key| request(&[5, 6, 7 + key as u32 % 3], key, 4))
+        .collect();
+    let completions = sample(&model, &requests, &SETTINGS);
+    let mut hasher = blake3::Hasher::new();
+    for completion in completions.iter().flatten() {
+        for (token, log_probability) in completion.tokens.iter().zip(&completion.log_probabilities)
+        {
+            hasher.update(&token.to_le_bytes());
+            hasher.update(&log_probability.to_le_bytes());
+        }
+    }
+    println!("{CHILD}={}", hasher.finalize().to_hex());
+}
+
+#[test]
+fn samples_are_the_same_bits_with_one_or_two_threads() {
+    let digest = |threads: &str| {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "child_sampling_run",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .find_map(|line| {
+                line.split_once(&format!("{CHILD}="))
+                    .map(|(_, digest)| digest[..64.min(digest.len())].to_string())
+            })
+            .expect("the child prints its digest")
+    };
+    assert_eq!(digest("1"), digest("2"));
+}
