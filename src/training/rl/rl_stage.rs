@@ -109,7 +109,7 @@ pub struct RlStepMetrics {
     pub kl_loss: f64,
     /// Its value term, before the coefficient (PPO only).
     pub value_loss: Option<f64>,
-    /// The learning rate of the step.
+    /// The learning rate of the step (Expert Iteration: `sft_lr`).
     pub learning_rate: f64,
     /// The global gradient norm before clipping (first pass).
     pub gradient_norm: f64,
@@ -302,6 +302,7 @@ pub fn run(
     let prompts_per_step = training.prompts_per_step as u64;
     observer.started(total_steps, first_step);
     let started = Instant::now();
+    let mut tokens_this_process = 0u64;
     let mut final_reward = f64::NAN;
 
     for step in first_step..total_steps {
@@ -394,7 +395,10 @@ pub fn run(
             .sum::<f64>()
             / sample_count.max(1) as f64;
         let kl_coefficient = kl_controller.coefficient(step);
-        let learning_rate = adam.learning_rate * schedule.factor(step, total_steps);
+        let learning_rate = match training.algorithm {
+            Algorithm::ExpertIteration { sft_lr, .. } => sft_lr,
+            _ => adam.learning_rate * schedule.factor(step, total_steps),
+        };
 
         // The update.
         let mut first_terms = LossTerms::default();
@@ -507,6 +511,7 @@ pub fn run(
                 tokens_sampled,
             )?;
         }
+        tokens_this_process += completion_tokens as u64;
         let elapsed = started.elapsed().as_secs_f64().max(1e-9);
         let steps_here = completed - first_step;
         observer.step(&StepReport {
@@ -515,7 +520,7 @@ pub fn run(
             loss: first_terms.total,
             learning_rate,
             gradient_norm: first_norm,
-            tokens_per_second: completion_tokens as f64 * steps_here as f64 / elapsed,
+            tokens_per_second: tokens_this_process as f64 / elapsed,
             remaining: Duration::from_secs_f64(
                 elapsed / steps_here as f64 * (total_steps - completed) as f64,
             ),
