@@ -1,14 +1,19 @@
 //! The `sampling` benchmark group: generation speed of the RL sampler
 //! with the key-value cache (random weights, vocabulary 166, prompts of 24
 //! tokens, 16 prompts x 8 samples, 64 new tokens each, no early EOS), for
-//! the `tiny` and `small` presets.
+//! the `tiny` and `small` presets; and the forward and backward pass of
+//! one RL update over those 128 sequences (88 tokens each), in
+//! micro-batches as the RL stage forms them.
 
 use std::time::Instant;
 
 use super::{Bench, Group};
 use crate::model::{Gpt, ModelConfig};
 use crate::random::Stream;
-use crate::training::rl::{sample_completions, PromptRequest, SamplingSettings, ROWS_PER_CACHE};
+use crate::training::rl::{
+    sample_completions, MicroBatch, PromptRequest, SamplingSettings, TrainingSequence,
+    ROWS_PER_CACHE,
+};
 
 /// The calibration tokenizer's vocabulary.
 const VOCABULARY: usize = 166;
@@ -61,6 +66,32 @@ fn run(bench: &mut Bench) -> anyhow::Result<()> {
             generated as f64 / elapsed,
             "tokens/s",
             &format!("{threads} threads, {ROWS_PER_CACHE} rows per cache, one run"),
+        );
+        let sequences: Vec<TrainingSequence> = requests
+            .iter()
+            .zip(&completions)
+            .flat_map(|(request, samples)| {
+                samples.iter().map(|completion| {
+                    let mut tokens = request.tokens.clone();
+                    tokens.extend_from_slice(&completion.tokens);
+                    TrainingSequence {
+                        tokens,
+                        prompt_length: PROMPT_LENGTH,
+                    }
+                })
+            })
+            .collect();
+        let start = Instant::now();
+        for batch in MicroBatch::plan(&sequences, 0)? {
+            let output = batch.forward(&model, None)?;
+            let loss = (output.log_probabilities * &batch.mask)?.sum_all()?.neg()?;
+            loss.backward()?;
+        }
+        bench.record(
+            &format!("{name} RL update forward+backward"),
+            start.elapsed().as_secs_f64() * 1e3,
+            "ms",
+            "128 sequences of 88 tokens, one run",
         );
     }
     Ok(())
