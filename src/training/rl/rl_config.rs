@@ -267,6 +267,12 @@ impl RlConfig {
         if training.steps == 0 {
             return invalid("steps", "must be at least 1");
         }
+        if let Some(step) = self.snapshots.iter().find(|step| **step > training.steps) {
+            return Err(RlError::InvalidConfig {
+                field: "snapshots",
+                reason: format!("step {step} is after the last step {}", training.steps),
+            });
+        }
         if training.prompts_per_step == 0 {
             return invalid("prompts_per_step", "must be at least 1");
         }
@@ -400,6 +406,9 @@ mod tests {
             serde_json::from_str(r#"{"kind":"constant","warmup":3}"#).unwrap();
         assert_eq!(constant.schedule().warmup_steps(63), 3);
         assert!(serde_json::from_str::<Algorithm>(r#"{"kind":"grpoo","clip":0.2}"#).is_err());
+        let mut late = config.clone();
+        late.snapshots.push(64);
+        assert!(late.validate().is_err());
         assert!(serde_json::from_str::<Algorithm>(
             r#"{"kind":"grpo","clip":0.2,"epochs":1,"x":1}"#
         )
