@@ -10,6 +10,7 @@ mod evaluation;
 pub mod language;
 mod plan;
 mod report;
+mod sampling;
 mod timing;
 mod training;
 
@@ -47,5 +48,6 @@ pub fn groups() -> Vec<Group> {
         },
         training::group(),
         evaluation::group(),
+        sampling::group(),
     ]
 }

@@ -4,19 +4,27 @@
 //! [`answer`] type and its extraction from text, the format [`classify`]er,
 //! [`grade`] (which grades each format the way the paper does) and the
 //! [`metrics`] the RL evaluation reports (pass@k, maj@k, format shares).
-//! Everything here is a pure function of its inputs: no I/O, no randomness,
-//! so grading is reproducible bit for bit. Model output is untrusted, so no
+//! Grading is a pure function of its inputs: no I/O, no randomness, so it
+//! is reproducible bit for bit. The one stage here,
+//! [`evaluate_checkpoints`], samples answers from checkpoints with the RL
+//! stage's seeded sampler and writes the metrics files. Model output is untrusted, so no
 //! input can make this module panic, hang or allocate without bound; the
 //! `fuzz/` crate checks that. `docs/grading.md` is the user-facing summary.
 
 pub mod answer;
 mod classifier;
+mod evaluate_checkpoints;
+mod evaluate_error;
+mod evaluation_config;
 mod grade;
 pub mod interpreter;
 pub mod metrics;
 
 pub use answer::{extract, Answer};
 pub use classifier::{classify, Classified};
+pub use evaluate_checkpoints::{evaluate_checkpoints, EvalInputs, EvalOutcome, EvalRow};
+pub use evaluate_error::EvaluateError;
+pub use evaluation_config::{EvalConfig, EvaluationSettings, Metric, ModelKind};
 pub use grade::{
     answer_of, function_block, grade, grade_with_limits, Failure, Grade, TINY_GSM_FUNCTION,
 };

@@ -4,7 +4,8 @@
 //! optimizer ([`AdamW`], with moments that can be saved), learning-rate
 //! schedules ([`LearningRateSchedule`]), global-norm gradient clipping,
 //! atomic checkpoints ([`Checkpoint`]), the metrics log, progress
-//! reporting ([`Observer`]) and the stage itself ([`pretrain`]). The
+//! reporting ([`Observer`]) and the stage itself ([`pretrain`]); the RL
+//! stage lives in [`rl`]. The
 //! optimizer and the checkpoints are written here rather than taken from
 //! candle so that a run killed at any moment resumes to the same bytes.
 
@@ -21,6 +22,7 @@ mod pretrain;
 mod pretrain_config;
 mod pretrain_data;
 mod progress_bar_observer;
+pub mod rl;
 mod training_error;
 
 pub use adam_w::{AdamW, AdamWConfig};

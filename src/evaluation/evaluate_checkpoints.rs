@@ -1,0 +1,417 @@
+//! [`evaluate_checkpoints`]: the evaluation stage, from checkpoints and
+//! problem sets to `metrics.jsonl` and `samples.jsonl`.
+//!
+//! For each step and set: greedy answers for pass@1, and `samples`
+//! sampled answers per problem (temperature, top-p) for everything else,
+//! all graded with [`grade`](super::grade). Sampling uses the RL stage's
+//! sampler; its streams are keyed by the seed, the set's name, the problem
+//! and the sample, and not by the step, so every checkpoint answers with
+//! the same random numbers (common random numbers make steps comparable).
+//! Nothing written depends on time or on the thread count: the files are
+//! the same bytes on every run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use serde::Serialize;
+
+use super::metrics::{majority_at_k, pass_at_k, FormatTally};
+use super::{grade, Answer, Classified, EvalConfig, EvaluateError, Grade, Metric};
+use crate::data::{Document, Tokenizer};
+use crate::model::Gpt;
+use crate::random::Stream;
+use crate::training::rl::{
+    prompt_text, sample_completions, Completion, MicroBatch, PromptRequest, SamplingSettings,
+    TrainingSequence,
+};
+use crate::training::{write_atomically, ModelArtifact};
+
+/// What the evaluation reads besides its configuration.
+#[derive(Debug, Clone)]
+pub struct EvalInputs {
+    /// The checkpoint folder (`model.safetensors` + `config.json`) of each
+    /// step; a pretrained model's is step 0.
+    pub checkpoints: BTreeMap<u64, PathBuf>,
+    /// The tokenizer.
+    pub tokenizer: Tokenizer,
+    /// The reference model of the `kl` metric (the RL stage's start).
+    pub reference: Option<PathBuf>,
+    /// The evaluation sets by name; the first `problems` of each are asked.
+    pub sets: Vec<(String, Vec<Document>)>,
+}
+
+/// One line of `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalRow {
+    /// The checkpoint's step.
+    pub step: u64,
+    /// The set's name.
+    pub set: String,
+    /// The metric's name (`pass@1`, `maj@64`, `format_share`, ...).
+    pub metric: String,
+    /// The format, for `format_share` and `format_accuracy`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<&'static str>,
+    /// The value; `null` when undefined (the accuracy of a format no
+    /// answer was written in).
+    pub value: Option<f64>,
+}
+
+/// What an evaluation reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalOutcome {
+    /// Every row written to `metrics.jsonl`, in order.
+    pub rows: Vec<EvalRow>,
+    /// `metrics.jsonl`.
+    pub metrics_path: PathBuf,
+    /// `samples.jsonl`.
+    pub samples_path: PathBuf,
+}
+
+/// One line of `samples.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct SampleRow<'a> {
+    step: u64,
+    set: &'a str,
+    problem: usize,
+    sample: usize,
+    question: &'a str,
+    completion: &'a str,
+    format: &'static str,
+    correct: bool,
+}
+
+/// Problems per (step, set) whose first sample goes to `samples.jsonl`.
+const LOGGED_PROBLEMS: usize = 4;
+
+/// The formats in the order rows are written.
+const FORMATS: [Classified; 4] = [
+    Classified::Code,
+    Classified::CodeText,
+    Classified::Prose,
+    Classified::Unknown,
+];
+
+/// Evaluates every step's checkpoint on every set and writes
+/// `out_dir/metrics.jsonl` and `out_dir/samples.jsonl`.
+pub fn evaluate_checkpoints(
+    config: &EvalConfig,
+    inputs: &EvalInputs,
+    out_dir: &Path,
+) -> Result<EvalOutcome, EvaluateError> {
+    config.validate()?;
+    let settings = &config.evaluation;
+    let device = Device::Cpu;
+    let needs_samples = settings.metrics.iter().any(|metric| metric.needs_samples());
+    let needs_kl = settings.metrics.contains(&Metric::Kl);
+    let reference = match (&inputs.reference, needs_kl) {
+        (Some(path), true) => Some(load(path, &inputs.tokenizer, &device)?),
+        (None, true) => return Err(EvaluateError::MissingReference),
+        _ => None,
+    };
+    let sets = prepare_sets(config, inputs)?;
+    let mut rows = Vec::new();
+    let mut samples_text = String::new();
+    for step in config.evaluated_steps() {
+        let path = inputs
+            .checkpoints
+            .get(&step)
+            .ok_or(EvaluateError::MissingCheckpoint { step })?;
+        let (model, eos) = load(path, &inputs.tokenizer, &device)?;
+        for set in &sets {
+            let decode = |ids: &[u32]| inputs.tokenizer.decode(ids);
+            let greedy = if settings.metrics.contains(&Metric::PassAtOne) {
+                let requests = set.requests(config.seed, 1);
+                let greedy_settings = SamplingSettings {
+                    temperature: 0.0,
+                    top_p: 1.0,
+                    max_new_tokens: settings.max_new_tokens,
+                };
+                let completions =
+                    sample_completions(&model, &requests, &greedy_settings, eos, &decode)?;
+                Some(set.grade_all(&completions))
+            } else {
+                None
+            };
+            let sampled = if needs_samples {
+                let requests = set.requests(config.seed, settings.samples);
+                let sampling = SamplingSettings {
+                    temperature: settings.temperature,
+                    top_p: settings.top_p,
+                    max_new_tokens: settings.max_new_tokens,
+                };
+                let completions = sample_completions(&model, &requests, &sampling, eos, &decode)?;
+                let grades = set.grade_all(&completions);
+                for (problem, (samples, problem_grades)) in completions
+                    .iter()
+                    .zip(&grades)
+                    .enumerate()
+                    .take(LOGGED_PROBLEMS)
+                {
+                    if let (Some(completion), Some(graded)) =
+                        (samples.first(), problem_grades.first())
+                    {
+                        let row = SampleRow {
+                            step,
+                            set: &set.name,
+                            problem,
+                            sample: 0,
+                            question: &set.problems[problem].question,
+                            completion: &completion.text,
+                            format: graded.format.name(),
+                            correct: graded.correct,
+                        };
+                        samples_text.push_str(&serde_json::to_string(&row)?);
+                        samples_text.push('\n');
+                    }
+                }
+                Some((completions, grades))
+            } else {
+                None
+            };
+            let kl = match (&reference, &sampled) {
+                (Some((reference_model, _)), Some((completions, _))) => {
+                    Some(set.mean_kl(reference_model, completions, eos)?)
+                }
+                _ => None,
+            };
+            let mut row = |metric: Metric, format: Option<&'static str>, value: Option<f64>| {
+                rows.push(EvalRow {
+                    step,
+                    set: set.name.clone(),
+                    metric: metric.name(),
+                    format,
+                    value,
+                });
+            };
+            let sampled_grades: Vec<&Grade> = sampled
+                .iter()
+                .flat_map(|(_, grades)| grades.iter().flatten())
+                .collect();
+            let tally = FormatTally::from_grades(sampled_grades.iter().copied());
+            for &metric in &settings.metrics {
+                match metric {
+                    Metric::PassAtOne => {
+                        let grades = greedy.as_deref().unwrap_or_default();
+                        let solved = grades
+                            .iter()
+                            .filter(|problem| problem.first().is_some_and(|grade| grade.correct))
+                            .count();
+                        row(
+                            metric,
+                            None,
+                            Some(solved as f64 / grades.len().max(1) as f64),
+                        );
+                    }
+                    Metric::PassAtK(k) => {
+                        let grades = sampled
+                            .as_ref()
+                            .map(|(_, grades)| grades.as_slice())
+                            .unwrap_or_default();
+                        let mut total = 0.0;
+                        for problem in grades {
+                            let correct = problem.iter().filter(|grade| grade.correct).count();
+                            total += pass_at_k(problem.len(), correct, k)?;
+                        }
+                        row(metric, None, Some(total / grades.len().max(1) as f64));
+                    }
+                    Metric::MajorityAtK(k) => {
+                        let grades = sampled
+                            .as_ref()
+                            .map(|(_, grades)| grades.as_slice())
+                            .unwrap_or_default();
+                        let mut solved = 0usize;
+                        for (problem, reference) in grades.iter().zip(&set.references) {
+                            let answers: Vec<Option<Answer>> =
+                                problem.iter().map(|grade| grade.answer).collect();
+                            solved += usize::from(majority_at_k(&answers, k, reference)?);
+                        }
+                        row(
+                            metric,
+                            None,
+                            Some(solved as f64 / grades.len().max(1) as f64),
+                        );
+                    }
+                    Metric::FormatShare => {
+                        for format in FORMATS {
+                            row(metric, Some(format.name()), Some(tally.share(format)));
+                        }
+                    }
+                    Metric::FormatAccuracy => {
+                        for format in FORMATS {
+                            row(metric, Some(format.name()), tally.accuracy(format));
+                        }
+                    }
+                    Metric::Length => {
+                        let lengths: Vec<usize> = sampled
+                            .iter()
+                            .flat_map(|(completions, _)| completions.iter().flatten())
+                            .map(|completion| {
+                                completion.tokens.len() - usize::from(completion.finished)
+                            })
+                            .collect();
+                        let mean =
+                            lengths.iter().sum::<usize>() as f64 / lengths.len().max(1) as f64;
+                        row(metric, None, Some(mean));
+                    }
+                    Metric::Entropy => {
+                        let (sum, count) = sampled
+                            .iter()
+                            .flat_map(|(completions, _)| completions.iter().flatten())
+                            .flat_map(|completion| completion.entropies.iter())
+                            .fold((0.0, 0usize), |(sum, count), entropy| {
+                                (sum + entropy, count + 1)
+                            });
+                        row(metric, None, (count > 0).then(|| sum / count as f64));
+                    }
+                    Metric::Kl => row(metric, None, kl),
+                }
+            }
+        }
+    }
+    std::fs::create_dir_all(out_dir).map_err(|source| EvaluateError::Io {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    let mut metrics_text = String::new();
+    for row in &rows {
+        metrics_text.push_str(&serde_json::to_string(row)?);
+        metrics_text.push('\n');
+    }
+    let metrics_path = out_dir.join("metrics.jsonl");
+    let samples_path = out_dir.join("samples.jsonl");
+    write_atomically(&metrics_path, metrics_text.as_bytes())?;
+    write_atomically(&samples_path, samples_text.as_bytes())?;
+    Ok(EvalOutcome {
+        rows,
+        metrics_path,
+        samples_path,
+    })
+}
+
+/// A loaded model and its EOS token.
+fn load(path: &Path, tokenizer: &Tokenizer, device: &Device) -> Result<(Gpt, u32), EvaluateError> {
+    let (artifact, model, _) = ModelArtifact::load(path, device)?;
+    if artifact.vocabulary_size != tokenizer.vocab_size() {
+        return Err(EvaluateError::VocabularyMismatch {
+            path: path.to_path_buf(),
+            checkpoint: artifact.vocabulary_size,
+            tokenizer: tokenizer.vocab_size(),
+        });
+    }
+    Ok((model, artifact.eos_id))
+}
+
+/// One evaluation set, ready to be asked.
+struct PreparedSet {
+    name: String,
+    problems: Vec<Document>,
+    references: Vec<Answer>,
+    prompts: Vec<Vec<u32>>,
+}
+
+fn prepare_sets(
+    config: &EvalConfig,
+    inputs: &EvalInputs,
+) -> Result<Vec<PreparedSet>, EvaluateError> {
+    inputs
+        .sets
+        .iter()
+        .map(|(name, documents)| {
+            let problems: Vec<Document> = documents
+                .iter()
+                .take(config.evaluation.problems)
+                .cloned()
+                .collect();
+            let references = problems
+                .iter()
+                .enumerate()
+                .map(|(index, document)| {
+                    Answer::parse(&document.answer).map_err(|_| EvaluateError::BadReference {
+                        set: name.clone(),
+                        index,
+                        answer: document.answer.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let prompts = problems
+                .iter()
+                .map(|document| inputs.tokenizer.encode(&prompt_text(&document.question)))
+                .collect();
+            Ok(PreparedSet {
+                name: name.clone(),
+                problems,
+                references,
+                prompts,
+            })
+        })
+        .collect()
+}
+
+impl PreparedSet {
+    /// One request per problem; sample `j` of problem `i` draws from the
+    /// stream labelled with the set's name, derived with `i`, then `j`.
+    fn requests(&self, seed: u64, samples: usize) -> Vec<PromptRequest> {
+        let stream = Stream::labelled(seed, &format!("evaluation/sampling/{}", self.name));
+        self.prompts
+            .iter()
+            .enumerate()
+            .map(|(index, tokens)| PromptRequest {
+                tokens: tokens.clone(),
+                stream: stream.derive(&[index as u64]),
+                samples,
+            })
+            .collect()
+    }
+
+    fn grade_all(&self, completions: &[Vec<Completion>]) -> Vec<Vec<Grade>> {
+        completions
+            .iter()
+            .zip(&self.references)
+            .map(|(samples, reference)| {
+                samples
+                    .iter()
+                    .map(|completion| grade(&completion.text, reference))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The mean over samples of `sum_t log p - log q` over their tokens,
+    /// `p` the evaluated model (as the sampler measured it) and `q` the
+    /// reference.
+    fn mean_kl(
+        &self,
+        reference: &Gpt,
+        completions: &[Vec<Completion>],
+        pad: u32,
+    ) -> Result<f64, EvaluateError> {
+        let mut sequences = Vec::new();
+        let mut policy = Vec::new();
+        for (prompt, samples) in self.prompts.iter().zip(completions) {
+            for completion in samples {
+                let mut tokens = prompt.clone();
+                tokens.extend_from_slice(&completion.tokens);
+                sequences.push(TrainingSequence {
+                    tokens,
+                    prompt_length: prompt.len(),
+                });
+                policy.push(completion.log_probabilities.clone());
+            }
+        }
+        let mut total = 0.0;
+        for batch in MicroBatch::plan(&sequences, pad)? {
+            let output = batch.forward(reference, None)?;
+            let reference_rows = batch.gather(&output.log_probabilities.detach())?;
+            for (&index, reference_row) in batch.rows.iter().zip(reference_rows) {
+                total += policy[index]
+                    .iter()
+                    .zip(&reference_row)
+                    .map(|(p, q)| p - q)
+                    .sum::<f64>();
+            }
+        }
+        Ok(total / sequences.len().max(1) as f64)
+    }
+}

@@ -1,0 +1,324 @@
+//! [`sample_completions`]: batched generation with the model's preallocated
+//! key-value cache, temperature and nucleus (top-p) sampling, or greedy
+//! decoding.
+//!
+//! Every row of a cache must have the same length, so the rows of one
+//! cache are the samples of prompts of one token length: prompts are
+//! grouped by length (which also avoids padding), and each group is
+//! decoded together until every row has produced EOS or the token limit.
+//! A finished row keeps being fed EOS; its extra tokens are dropped.
+//!
+//! Randomness: sample `j` of a prompt draws its `t`-th token with the
+//! `t`-th number of `prompt.stream.derive(&[j])`, so a sample depends only
+//! on the prompt's stream key (the stage uses seed, step and prompt
+//! position), the sample index and the model, never on which prompts share
+//! its batch or on the thread count (a test checks this).
+//!
+//! Floating point: a matrix product's bits depend on its shape (the
+//! kernels' blocking), so a row decoded among 2 rows and among 5 can
+//! differ in the last bits, enough to flip a token whose random number
+//! falls on a boundary. Every cache therefore has exactly
+//! [`ROWS_PER_CACHE`] rows, the last chunk of a length group padded with
+//! copies of its last row (whose output is dropped): a row's arithmetic is
+//! then the same whatever rows it is decoded with.
+
+use candle_core::{Device, Tensor};
+
+use crate::model::{Gpt, ModelError};
+use crate::random::Stream;
+
+/// How tokens are chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SamplingSettings {
+    /// Logits are divided by this before the softmax; 0 means greedy
+    /// decoding (the most likely token, the lowest id on a tie).
+    pub temperature: f64,
+    /// Keep the smallest set of most likely tokens whose probability
+    /// reaches `top_p`, renormalised (1 keeps every token).
+    pub top_p: f64,
+    /// The most tokens generated per completion (EOS included).
+    pub max_new_tokens: usize,
+}
+
+/// A prompt to sample from.
+#[derive(Debug, Clone)]
+pub struct PromptRequest {
+    /// The prompt's token ids.
+    pub tokens: Vec<u32>,
+    /// The prompt's stream; sample `j` uses `stream.derive(&[j])`.
+    pub stream: Stream,
+    /// How many completions to sample.
+    pub samples: usize,
+}
+
+/// One sampled completion: what the model wrote after the prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The generated token ids, ending with EOS when [`Completion::finished`].
+    pub tokens: Vec<u32>,
+    /// The decoded text (EOS writes nothing).
+    pub text: String,
+    /// Per generated token, its log-probability under the model's
+    /// untempered distribution (temperature 1, no top-p).
+    pub log_probabilities: Vec<f64>,
+    /// Per generated token, the entropy (nats) of that untempered
+    /// distribution at its position.
+    pub entropies: Vec<f64>,
+    /// Whether the completion ended with EOS (else it hit the limit).
+    pub finished: bool,
+}
+
+/// Rows of every decoding cache (see the module doc).
+pub const ROWS_PER_CACHE: usize = 16;
+
+/// The tokens kept by nucleus filtering of `probabilities`, most likely
+/// first (ties by lower id), with probabilities renormalised to sum to 1.
+/// Always keeps at least one token.
+pub fn top_p_filter(probabilities: &[f64], top_p: f64) -> Vec<(usize, f64)> {
+    let mut order: Vec<usize> = (0..probabilities.len()).collect();
+    order.sort_by(|&left, &right| {
+        probabilities[right]
+            .total_cmp(&probabilities[left])
+            .then(left.cmp(&right))
+    });
+    let mut kept = Vec::new();
+    let mut cumulative = 0.0;
+    for index in order {
+        kept.push((index, probabilities[index]));
+        cumulative += probabilities[index];
+        if cumulative >= top_p {
+            break;
+        }
+    }
+    let total: f64 = kept.iter().map(|(_, probability)| probability).sum();
+    if total > 0.0 {
+        for (_, probability) in &mut kept {
+            *probability /= total;
+        }
+    }
+    kept
+}
+
+/// Log-softmax of `logits` in `f64`.
+pub fn log_softmax(logits: &[f32]) -> Vec<f64> {
+    let maximum = logits
+        .iter()
+        .fold(f64::NEG_INFINITY, |best, &value| best.max(f64::from(value)));
+    let sum: f64 = logits
+        .iter()
+        .map(|&value| (f64::from(value) - maximum).exp())
+        .sum();
+    let log_sum = maximum + sum.ln();
+    logits
+        .iter()
+        .map(|&value| f64::from(value) - log_sum)
+        .collect()
+}
+
+/// Chooses the next token from one row of `logits` with `uniform` in
+/// `[0, 1)`; returns the token, its untempered log-probability and the
+/// untempered entropy.
+pub fn choose_token(logits: &[f32], settings: &SamplingSettings, uniform: f64) -> (u32, f64, f64) {
+    let log_probabilities = log_softmax(logits);
+    let entropy: f64 = -log_probabilities
+        .iter()
+        .filter(|value| value.is_finite())
+        .map(|value| value.exp() * value)
+        .sum::<f64>();
+    let token = if settings.temperature <= 0.0 {
+        let mut best = 0;
+        for (index, value) in logits.iter().enumerate() {
+            if *value > logits[best] {
+                best = index;
+            }
+        }
+        best
+    } else {
+        let scaled: Vec<f32> = logits
+            .iter()
+            .map(|&value| (f64::from(value) / settings.temperature) as f32)
+            .collect();
+        let probabilities: Vec<f64> = log_softmax(&scaled)
+            .iter()
+            .map(|value| value.exp())
+            .collect();
+        let kept = top_p_filter(&probabilities, settings.top_p);
+        let mut cumulative = 0.0;
+        let mut chosen = kept.last().map_or(0, |(index, _)| *index);
+        for (index, probability) in &kept {
+            cumulative += probability;
+            if uniform < cumulative {
+                chosen = *index;
+                break;
+            }
+        }
+        chosen
+    };
+    (token as u32, log_probabilities[token], entropy)
+}
+
+/// Samples completions for every request: the result holds, per request
+/// in order, its `samples` completions in sample order. `decode` turns
+/// token ids into text.
+pub fn sample_completions(
+    model: &Gpt,
+    requests: &[PromptRequest],
+    settings: &SamplingSettings,
+    eos: u32,
+    decode: &dyn Fn(&[u32]) -> String,
+) -> Result<Vec<Vec<Completion>>, ModelError> {
+    let mut results: Vec<Vec<Completion>> = requests.iter().map(|_| Vec::new()).collect();
+    // Rows (request, sample) grouped by prompt length, in request order.
+    let mut by_length: std::collections::BTreeMap<usize, Vec<(usize, usize)>> =
+        std::collections::BTreeMap::new();
+    for (index, request) in requests.iter().enumerate() {
+        for sample in 0..request.samples {
+            by_length
+                .entry(request.tokens.len())
+                .or_default()
+                .push((index, sample));
+        }
+    }
+    let mut finished_rows: Vec<((usize, usize), Completion)> = Vec::new();
+    for (length, rows) in by_length {
+        for chunk in rows.chunks(ROWS_PER_CACHE) {
+            let completions = decode_rows(model, requests, chunk, length, settings, eos, decode)?;
+            finished_rows.extend(chunk.iter().copied().zip(completions));
+        }
+    }
+    finished_rows.sort_by_key(|(row, _)| *row);
+    for ((request, _), completion) in finished_rows {
+        results[request].push(completion);
+    }
+    Ok(results)
+}
+
+fn decode_rows(
+    model: &Gpt,
+    requests: &[PromptRequest],
+    rows: &[(usize, usize)],
+    prompt_length: usize,
+    settings: &SamplingSettings,
+    eos: u32,
+    decode: &dyn Fn(&[u32]) -> String,
+) -> Result<Vec<Completion>, ModelError> {
+    let device = Device::Cpu;
+    let real_rows = rows.len();
+    let mut rows = rows.to_vec();
+    if let Some(&last) = rows.last() {
+        rows.resize(ROWS_PER_CACHE.max(real_rows), last);
+    }
+    let batch = rows.len();
+    let context = model.config().context;
+    let limit = settings
+        .max_new_tokens
+        .min(context.saturating_sub(prompt_length));
+    let mut streams: Vec<Stream> = rows
+        .iter()
+        .map(|&(request, sample)| requests[request].stream.derive(&[sample as u64]))
+        .collect();
+    let mut completions: Vec<Completion> = (0..batch)
+        .map(|_| Completion {
+            tokens: Vec::new(),
+            text: String::new(),
+            log_probabilities: Vec::new(),
+            entropies: Vec::new(),
+            finished: false,
+        })
+        .collect();
+    if limit == 0 || prompt_length == 0 {
+        completions.truncate(real_rows);
+        return Ok(completions);
+    }
+    let prompt: Vec<u32> = rows
+        .iter()
+        .flat_map(|&(request, _)| requests[request].tokens.iter().copied())
+        .collect();
+    let mut cache = model.new_cache(batch)?;
+    let mut input = Tensor::from_vec(prompt, (batch, prompt_length), &device)?;
+    for _ in 0..limit {
+        let logits = model.forward_step(&input, &mut cache)?;
+        let time = logits.dim(1)?;
+        let last: Vec<Vec<f32>> = logits.narrow(1, time - 1, 1)?.squeeze(1)?.to_vec2()?;
+        let mut next = Vec::with_capacity(batch);
+        for ((row, completion), stream) in last.iter().zip(&mut completions).zip(&mut streams) {
+            if completion.finished {
+                next.push(eos);
+                continue;
+            }
+            let uniform = stream.next_f64();
+            let (token, log_probability, entropy) = choose_token(row, settings, uniform);
+            completion.tokens.push(token);
+            completion.log_probabilities.push(log_probability);
+            completion.entropies.push(entropy);
+            completion.finished = token == eos;
+            next.push(token);
+        }
+        if completions[..real_rows]
+            .iter()
+            .all(|completion| completion.finished)
+        {
+            break;
+        }
+        input = Tensor::from_vec(next, (batch, 1), &device)?;
+    }
+    completions.truncate(real_rows);
+    for completion in &mut completions {
+        let text_tokens = if completion.finished {
+            &completion.tokens[..completion.tokens.len() - 1]
+        } else {
+            &completion.tokens[..]
+        };
+        completion.text = decode(text_tokens);
+    }
+    Ok(completions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_p_keeps_the_smallest_prefix_reaching_p() {
+        let probabilities = [0.1, 0.4, 0.3, 0.2];
+        let kept = top_p_filter(&probabilities, 0.65);
+        let ids: Vec<usize> = kept.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, vec![1, 2]);
+        assert!((kept[0].1 - 0.4 / 0.7).abs() < 1e-12);
+        assert!((kept[1].1 - 0.3 / 0.7).abs() < 1e-12);
+        // Exactly reaching p stops there; p = 1 keeps everything.
+        assert_eq!(top_p_filter(&probabilities, 0.7).len(), 2);
+        assert_eq!(top_p_filter(&probabilities, 1.0).len(), 4);
+        // A tiny p keeps the single most likely token; ties go to the lower id.
+        assert_eq!(top_p_filter(&[0.5, 0.5], 0.01), vec![(0, 1.0)]);
+    }
+
+    #[test]
+    fn choosing_follows_the_filtered_distribution() {
+        let logits: Vec<f32> = [0.1f64, 0.4, 0.3, 0.2]
+            .iter()
+            .map(|p| p.ln() as f32)
+            .collect();
+        let settings = SamplingSettings {
+            temperature: 1.0,
+            top_p: 0.65,
+            max_new_tokens: 1,
+        };
+        // Kept: 1 (0.571..), 2 (0.428..).
+        assert_eq!(choose_token(&logits, &settings, 0.5).0, 1);
+        assert_eq!(choose_token(&logits, &settings, 0.6).0, 2);
+        let (token, log_probability, entropy) = choose_token(&logits, &settings, 0.99);
+        assert_eq!(token, 2);
+        assert!((log_probability - 0.3f64.ln()).abs() < 1e-6);
+        let exact: f64 = -[0.1f64, 0.4, 0.3, 0.2]
+            .iter()
+            .map(|p| p * p.ln())
+            .sum::<f64>();
+        assert!((entropy - exact).abs() < 1e-6);
+        let greedy = SamplingSettings {
+            temperature: 0.0,
+            ..settings
+        };
+        assert_eq!(choose_token(&logits, &greedy, 0.99).0, 1);
+    }
+}

@@ -1,0 +1,203 @@
+//! The sampler on a small seeded model: a sample depends only on its
+//! prompt's stream and its index (not on the other prompts of the batch
+//! or on how many samples are drawn), greedy decoding is the argmax, the
+//! reported log-probabilities are the model's, and completions stop at
+//! EOS or the token limit without the prompt.
+
+use candle_core::{Device, Tensor};
+use echolab::model::{Gpt, ModelConfig};
+use echolab::random::Stream;
+use echolab::training::rl::{sample_completions, Completion, PromptRequest, SamplingSettings};
+
+const VOCABULARY: usize = 40;
+const EOS: u32 = 1;
+
+fn model() -> Gpt {
+    let mut config = ModelConfig::preset("tiny").unwrap();
+    config.context = 32;
+    Gpt::initialize(&config, VOCABULARY, &Stream::new(3), &Device::Cpu)
+        .unwrap()
+        .0
+}
+
+fn request(tokens: &[u32], key: u64, samples: usize) -> PromptRequest {
+    PromptRequest {
+        tokens: tokens.to_vec(),
+        stream: Stream::new(5).derive(&[key]),
+        samples,
+    }
+}
+
+fn decode(ids: &[u32]) -> String {
+    ids.iter().map(|id| format!("<{id}>")).collect()
+}
+
+fn sample(
+    model: &Gpt,
+    requests: &[PromptRequest],
+    settings: &SamplingSettings,
+) -> Vec<Vec<Completion>> {
+    sample_completions(model, requests, settings, EOS, &decode).unwrap()
+}
+
+const SETTINGS: SamplingSettings = SamplingSettings {
+    temperature: 1.0,
+    top_p: 0.9,
+    max_new_tokens: 10,
+};
+
+#[test]
+fn a_sample_does_not_depend_on_the_batch_it_is_drawn_in() {
+    let model = model();
+    let prompt = [5, 6, 7, 8];
+    let alone = sample(&model, &[request(&prompt, 0, 2)], &SETTINGS);
+    // The same prompt and key, with more samples, behind another prompt of
+    // the same length (same cache) and one of another length.
+    let crowded = sample(
+        &model,
+        &[
+            request(&[9, 9, 9, 9], 1, 3),
+            request(&prompt, 0, 5),
+            request(&[4, 4], 2, 2),
+        ],
+        &SETTINGS,
+    );
+    assert_eq!(crowded.len(), 3);
+    assert_eq!(crowded[1].len(), 5);
+    assert_eq!(alone[0][..], crowded[1][..2]);
+    // Different keys give different samples.
+    let other_key = sample(&model, &[request(&prompt, 7, 2)], &SETTINGS);
+    assert_ne!(alone[0], other_key[0]);
+}
+
+#[test]
+fn log_probabilities_are_the_models_and_completions_exclude_the_prompt() {
+    let model = model();
+    let prompt = [5u32, 6, 7];
+    let completions = sample(&model, &[request(&prompt, 0, 4)], &SETTINGS);
+    for completion in &completions[0] {
+        assert!(!completion.tokens.is_empty() && completion.tokens.len() <= 10);
+        assert_eq!(completion.finished, completion.tokens.last() == Some(&EOS));
+        assert_eq!(
+            completion.tokens[..completion.tokens.len() - usize::from(completion.finished)]
+                .iter()
+                .filter(|&&id| id == EOS)
+                .count(),
+            0,
+            "EOS ends a completion"
+        );
+        let shown: Vec<u32> = completion.tokens
+            [..completion.tokens.len() - usize::from(completion.finished)]
+            .to_vec();
+        assert_eq!(completion.text, decode(&shown));
+        let mut sequence = prompt.to_vec();
+        sequence.extend(&completion.tokens);
+        let length = sequence.len();
+        let tokens = Tensor::from_vec(sequence, (1, length), &Device::Cpu).unwrap();
+        let full: Vec<f32> = model
+            .token_log_probabilities(&tokens)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let expected = &full[prompt.len() - 1..];
+        assert_eq!(expected.len(), completion.log_probabilities.len());
+        for (found, expected) in completion.log_probabilities.iter().zip(expected) {
+            assert!(
+                (found - f64::from(*expected)).abs() < 1e-4,
+                "{found} vs {expected}"
+            );
+        }
+        assert!(completion.entropies.iter().all(|entropy| *entropy > 0.0));
+    }
+}
+
+#[test]
+fn greedy_decoding_follows_the_argmax_and_ignores_the_random_numbers() {
+    let model = model();
+    let greedy = SamplingSettings {
+        temperature: 0.0,
+        top_p: 1.0,
+        max_new_tokens: 6,
+    };
+    let prompt = [5u32, 6, 7];
+    let completions = sample(
+        &model,
+        &[request(&prompt, 0, 3), request(&prompt, 9, 1)],
+        &greedy,
+    );
+    assert_eq!(completions[0][0], completions[0][1]);
+    assert_eq!(completions[0][0], completions[1][0]);
+    let mut sequence = prompt.to_vec();
+    for &token in &completions[0][0].tokens {
+        let length = sequence.len();
+        let logits: Vec<f32> = model
+            .forward(&Tensor::from_vec(sequence.clone(), (1, length), &Device::Cpu).unwrap())
+            .unwrap()
+            .narrow(1, length - 1, 1)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let best = (0..logits.len()).fold(0, |best, index| {
+            if logits[index] > logits[best] {
+                index
+            } else {
+                best
+            }
+        });
+        assert_eq!(token, best as u32);
+        sequence.push(token);
+    }
+}
+
+const CHILD: &str = "ECHOLAB_SAMPLING_CHILD";
+
+/// Prints the blake3 of every sampled token and log-probability.
+#[test]
+#[ignore = "entry point of the child processes of the thread-count test"]
+fn child_sampling_run() {
+    let model = model();
+    let requests: Vec<PromptRequest> = (0..6)
+        .map(|key| request(&[5, 6, 7 + key as u32 % 3], key, 4))
+        .collect();
+    let completions = sample(&model, &requests, &SETTINGS);
+    let mut hasher = blake3::Hasher::new();
+    for completion in completions.iter().flatten() {
+        for (token, log_probability) in completion.tokens.iter().zip(&completion.log_probabilities)
+        {
+            hasher.update(&token.to_le_bytes());
+            hasher.update(&log_probability.to_le_bytes());
+        }
+    }
+    println!("{CHILD}={}", hasher.finalize().to_hex());
+}
+
+#[test]
+fn samples_are_the_same_bits_with_one_or_two_threads() {
+    let digest = |threads: &str| {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "child_sampling_run",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .find_map(|line| {
+                line.split_once(&format!("{CHILD}="))
+                    .map(|(_, digest)| digest[..64.min(digest.len())].to_string())
+            })
+            .expect("the child prints its digest")
+    };
+    assert_eq!(digest("1"), digest("2"));
+}
