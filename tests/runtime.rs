@@ -268,3 +268,82 @@ fn verify_recomputes_and_finds_every_artifact_identical() {
     let (ok, output) = run(root, &["run", "--frozen", "experiments/mini.echo"]);
     assert!(ok && output.contains("0 ran, 4 cached"), "{output}");
 }
+
+/// A throwaway project holding the smoke version of the default experiment.
+fn smoke_project() -> tempfile::TempDir {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(directory.path().join("lockfiles")).unwrap();
+    std::fs::create_dir_all(directory.path().join("experiments")).unwrap();
+    std::fs::copy(
+        "experiments/smoke.echo",
+        directory.path().join("experiments/smoke.echo"),
+    )
+    .unwrap();
+    directory
+}
+
+fn stages_that_ran(output: &str) -> std::collections::BTreeSet<String> {
+    output
+        .lines()
+        .filter_map(|line| line.strip_prefix("ran      "))
+        .map(|rest| {
+            rest.rsplit_once(" (")
+                .map_or(rest, |(name, _)| name)
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn editing_only_the_kl_value_reruns_exactly_the_stages_that_depend_on_it() {
+    let directory = smoke_project();
+    let root = directory.path();
+    let (ok, first) = run(root, &["run", "experiments/smoke.echo", "--jobs", "2"]);
+    assert!(ok, "{first}");
+    assert_eq!(stages_that_ran(&first).len(), 13, "{first}");
+    let path = root.join("experiments/smoke.echo");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace(
+            "[constant(0), constant(1e-2)]",
+            "[constant(0), constant(2e-2)]",
+        ),
+    )
+    .unwrap();
+    let (ok, second) = run(root, &["run", "experiments/smoke.echo"]);
+    assert!(ok, "{second}");
+    let expected: std::collections::BTreeSet<String> = [
+        "tuned[kl=constant(0.02)]",
+        "main:tuned[kl=constant(0.02)]",
+        "summary",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(stages_that_ran(&second), expected, "{second}");
+    assert!(
+        second.contains("cached   base\n") || second.lines().any(|line| line == "cached   base"),
+        "pretraining was not reused:\n{second}"
+    );
+}
+
+#[test]
+fn the_smoke_experiment_verifies_byte_for_byte() {
+    let directory = smoke_project();
+    let root = directory.path();
+    let (ok, output) = run(root, &["run", "experiments/smoke.echo", "--jobs", "2"]);
+    assert!(ok, "{output}");
+    let (ok, output) = run(root, &["verify", "experiments/smoke.echo"]);
+    assert!(ok, "{output}");
+    assert_eq!(
+        output
+            .lines()
+            .filter(|line| line.starts_with("identical"))
+            .count(),
+        13,
+        "{output}"
+    );
+    let (ok, output) = run(root, &["run", "--locked", "experiments/smoke.echo"]);
+    assert!(ok && output.contains("0 ran, 13 cached"), "{output}");
+}

@@ -497,7 +497,6 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
     }
     // Reports read every evaluation of every point.
     let all_points: BTreeSet<usize> = (0..checked.points.len()).collect();
-    let labels: Vec<String> = checked.points.iter().map(|point| point.label()).collect();
     for (name, report) in checked.base.of_kind(NameKind::Report) {
         let mut upstream = BTreeMap::new();
         let mut series = Vec::new();
@@ -511,7 +510,21 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
                         continue;
                     }
                     let role = format!("eval.{}", upstream.len());
-                    series.push(json!({ "role": role, "eval": evaluation, "model": model, "point": labels[*point], "replicate": replicate }));
+                    // The sweep values this evaluation depends on, as in its name.
+                    let point_label =
+                        builder
+                            .index
+                            .get(key)
+                            .map_or_else(String::new, |&position| {
+                                let draft = &builder.drafts[position];
+                                if draft.points.len() < checked.points.len() {
+                                    label(checked, &draft.points, &draft.depends)
+                                } else {
+                                    String::new()
+                                }
+                            });
+                    let _ = point;
+                    series.push(json!({ "role": role, "eval": evaluation, "model": model, "point": point_label.trim_start_matches('[').trim_end_matches(']'), "replicate": replicate }));
                     upstream.insert(role, key.clone());
                 }
             }

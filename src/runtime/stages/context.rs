@@ -46,12 +46,6 @@ pub enum StageError {
         /// Why.
         source: std::io::Error,
     },
-    /// This kind of stage cannot run in this build.
-    #[error("`{kind}` stages are not available in this build of echolab")]
-    Unsupported {
-        /// The stage kind.
-        kind: &'static str,
-    },
     /// Anything else, said in words.
     #[error("{0}")]
     Other(String),

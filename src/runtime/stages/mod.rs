@@ -12,8 +12,10 @@
 
 mod context;
 mod data;
+mod eval;
 mod pretrain;
 mod report;
+mod rl;
 mod tokenizer;
 
 pub use context::{StageContext, StageError};
@@ -26,8 +28,8 @@ pub fn compute(context: &mut StageContext<'_>) -> Result<(), StageError> {
         StageKind::Data => data::run(context),
         StageKind::Tokenizer => tokenizer::run(context),
         StageKind::Pretrain => pretrain::run(context),
-        StageKind::Rl => Err(StageError::Unsupported { kind: "rl" }),
-        StageKind::Eval => Err(StageError::Unsupported { kind: "eval" }),
+        StageKind::Rl => rl::run(context),
+        StageKind::Eval => eval::run(context),
         StageKind::Report => report::run(context),
     }
 }

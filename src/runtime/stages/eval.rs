@@ -1,0 +1,64 @@
+//! Evaluation stages: a trained stage's checkpoints measured on the
+//! evaluation sets by [`evaluation::evaluate_checkpoints`](crate::evaluation::evaluate_checkpoints).
+
+use std::collections::BTreeMap;
+
+use super::{StageContext, StageError};
+use crate::evaluation::{evaluate_checkpoints, EvalConfig, EvalInputs};
+
+/// Evaluates the upstream model at the listed steps (an RL stage's
+/// snapshots; a pretraining stage's final weights as step 0) and writes
+/// `metrics.jsonl` and `samples.jsonl`.
+pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
+    let config: EvalConfig = context.parameters()?;
+    let model = context.upstream("model")?;
+    let steps: Vec<u64> = context
+        .stage
+        .parameters
+        .get("steps")
+        .and_then(serde_json::Value::as_array)
+        .map(|steps| steps.iter().filter_map(serde_json::Value::as_u64).collect())
+        .unwrap_or_default();
+    let mut checkpoints = BTreeMap::new();
+    let mut reference = None;
+    if steps.is_empty() {
+        checkpoints.insert(0, model.path.clone());
+    } else {
+        for step in steps {
+            checkpoints.insert(
+                step,
+                model.path.join("snapshots").join(format!("step-{step}")),
+            );
+        }
+        // Step 0 of an RL stage is its starting checkpoint: the KL reference.
+        reference = Some(model.path.join("snapshots").join("step-0"));
+    }
+    let mut sets = Vec::new();
+    let mut roles: Vec<&String> = context
+        .stage
+        .upstream
+        .keys()
+        .filter(|role| role.starts_with("set."))
+        .collect();
+    roles.sort_by_key(|role| {
+        role.trim_start_matches("set.")
+            .parse::<usize>()
+            .unwrap_or(0)
+    });
+    for role in roles {
+        sets.push((context.upstream_name(role), context.documents(role)?));
+    }
+    let inputs = EvalInputs {
+        checkpoints,
+        tokenizer: context.tokenizer()?,
+        reference,
+        sets,
+    };
+    let output = context.output.clone();
+    let total = inputs.checkpoints.len() as u64;
+    (context.progress)(0, total, "evaluating");
+    evaluate_checkpoints(&config, &inputs, &output)
+        .map_err(|error| StageError::Other(error.to_string()))?;
+    (context.progress)(total, total, "");
+    Ok(())
+}
