@@ -3,6 +3,7 @@
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
+use super::kernels::{self, KernelPath};
 use super::linear::Linear;
 use super::rotary_embedding::RotaryEmbedding;
 use super::{KvCache, ModelConfig};
@@ -49,6 +50,7 @@ impl Attention {
         mask: &Tensor,
         offset: usize,
         cache: Option<(&KvCache, usize)>,
+        path: KernelPath,
     ) -> candle_core::Result<Tensor> {
         let (batch, time, width) = input.dims3()?;
         let split =
@@ -73,12 +75,19 @@ impl Attention {
         };
         let total = keys.dim(2)?;
         let scale = 1.0 / (self.head_width as f64).sqrt();
-        let mut scores = (queries.matmul(&keys.t()?)? * scale)?;
-        if time > 1 {
-            let causal = mask.narrow(0, offset, time)?.narrow(1, 0, total)?;
-            scores = scores.broadcast_add(&causal)?;
-        }
-        let weights = candle_nn::ops::softmax(&scores, candle_core::D::Minus1)?;
+        let weights = match path {
+            KernelPath::Fused => {
+                kernels::causal_softmax(&queries.matmul(&keys.t()?)?, scale as f32, offset)?
+            }
+            KernelPath::Composed => {
+                let mut scores = (queries.matmul(&keys.t()?)? * scale)?;
+                if time > 1 {
+                    let causal = mask.narrow(0, offset, time)?.narrow(1, 0, total)?;
+                    scores = scores.broadcast_add(&causal)?;
+                }
+                candle_nn::ops::softmax(&scores, candle_core::D::Minus1)?
+            }
+        };
         let mixed = weights
             .matmul(&values)?
             .transpose(1, 2)?

@@ -18,6 +18,7 @@ mod attention;
 mod block;
 mod feed_forward;
 mod gpt;
+pub mod kernels;
 mod kv_cache;
 mod linear;
 mod model_config;

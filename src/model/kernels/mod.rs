@@ -1,0 +1,81 @@
+//! Fused CPU kernels: the model's element-wise and row-wise operations as
+//! candle custom operations with hand-written backward passes.
+//!
+//! Composed from basic candle operations, each activation, norm, softmax
+//! and the loss is a chain of small tensor operations, each allocating a
+//! tensor and each adding more to the backward pass; profiling the `small`
+//! preset put matrix products at 14% of a training step. Here each of them
+//! is one pass over the data forward and one pass backward
+//! (`candle_core::CustomOp1/2/3` with `cpu_fwd` and `bwd`), and the matrix
+//! products stay candle's (gemm).
+//!
+//! Determinism: every kernel parallelises over rows (or independent
+//! elements) and reduces each row on one thread in index order; sums over
+//! rows (the norm's gain and bias gradients) are accumulated after the
+//! parallel part, row by row. Results are therefore identical bit for bit
+//! whatever the number of threads.
+//!
+//! The functions below are the entry points; [`KernelPath::Composed`]
+//! selects the candle composition that the tests compare them with.
+
+mod causal_softmax;
+mod fused_norm;
+mod kernel_path;
+mod pointwise_activation;
+mod rows;
+mod swiglu_gate;
+mod token_log_probability;
+
+pub use causal_softmax::CausalSoftmax;
+pub use fused_norm::FusedNorm;
+pub use kernel_path::KernelPath;
+pub use pointwise_activation::{PointwiseActivation, PointwiseKind};
+pub use swiglu_gate::SwigluGate;
+pub use token_log_probability::TokenLogProbability;
+
+use candle_core::Tensor;
+
+use super::NormKind;
+
+/// GELU (tanh approximation) or ReLU of every value.
+pub fn activation(input: &Tensor, kind: PointwiseKind) -> candle_core::Result<Tensor> {
+    input.contiguous()?.apply_op1(PointwiseActivation { kind })
+}
+
+/// SwiGLU's `silu(gate) * up`.
+pub fn swiglu(gate: &Tensor, up: &Tensor) -> candle_core::Result<Tensor> {
+    gate.contiguous()?.apply_op2(&up.contiguous()?, SwigluGate)
+}
+
+/// Layer norm or RMS norm over the last dimension, times `gain`, plus
+/// `bias` when given.
+pub fn norm(
+    input: &Tensor,
+    gain: &Tensor,
+    bias: Option<&Tensor>,
+    kind: NormKind,
+    epsilon: f32,
+) -> candle_core::Result<Tensor> {
+    let op = FusedNorm { kind, epsilon };
+    let input = input.contiguous()?;
+    match bias {
+        Some(bias) => input.apply_op3(gain, bias, op),
+        None => input.apply_op2(gain, op),
+    }
+}
+
+/// Attention weights `softmax(scale * scores)` over the last dimension of
+/// `scores` `[.., time, keys]`, query `i` seeing keys `0..=offset + i`.
+pub fn causal_softmax(scores: &Tensor, scale: f32, offset: usize) -> candle_core::Result<Tensor> {
+    scores
+        .contiguous()?
+        .apply_op1(CausalSoftmax { scale, offset })
+}
+
+/// `log softmax(logits[r])[targets[r]]` for logits `[rows, vocab]` and
+/// targets `[rows]` (`u32`): `[rows]`.
+pub fn token_log_probabilities(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+    logits
+        .contiguous()?
+        .apply_op2(&targets.contiguous()?, TokenLogProbability)
+}
