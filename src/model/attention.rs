@@ -1,6 +1,6 @@
 //! [`Attention`]: causal multi-head self-attention.
 
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::kernels::{self, KernelPath};
@@ -53,10 +53,13 @@ impl Attention {
         path: KernelPath,
     ) -> candle_core::Result<Tensor> {
         let (batch, time, width) = input.dims3()?;
-        let split =
-            self.qkv
-                .forward(input)?
-                .reshape((batch, time, 3, self.heads, self.head_width))?;
+        let split = self.qkv.forward(input, path)?.reshape((
+            batch,
+            time,
+            3,
+            self.heads,
+            self.head_width,
+        ))?;
         let part = |index: usize| -> candle_core::Result<Tensor> {
             split
                 .narrow(2, index, 1)?
@@ -92,6 +95,6 @@ impl Attention {
             .matmul(&values)?
             .transpose(1, 2)?
             .reshape((batch, time, width))?;
-        self.out.forward(&mixed)
+        self.out.forward(&mixed, path)
     }
 }

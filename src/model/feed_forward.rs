@@ -1,6 +1,6 @@
 //! [`FeedForward`]: the position-wise MLP of a block.
 
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::kernels::{self, KernelPath, PointwiseKind};
@@ -55,7 +55,7 @@ impl FeedForward {
     /// The layer on `input` `[.., width]`, with the fused activation kernels
     /// or candle's operations.
     pub(crate) fn forward(&self, input: &Tensor, path: KernelPath) -> candle_core::Result<Tensor> {
-        let up = self.up.forward(input)?;
+        let up = self.up.forward(input, path)?;
         let hidden = match (&self.nonlinearity, path) {
             (Nonlinearity::Gelu, KernelPath::Fused) => {
                 kernels::activation(&up, PointwiseKind::Gelu)?
@@ -64,15 +64,15 @@ impl FeedForward {
                 kernels::activation(&up, PointwiseKind::Relu)?
             }
             (Nonlinearity::Swiglu { gate }, KernelPath::Fused) => {
-                kernels::swiglu(&gate.forward(input)?, &up)?
+                kernels::swiglu(&gate.forward(input, path)?, &up)?
             }
             // `Tensor::gelu` is the tanh approximation (`gelu_erf` is exact).
             (Nonlinearity::Gelu, KernelPath::Composed) => up.gelu()?,
             (Nonlinearity::Relu, KernelPath::Composed) => up.relu()?,
             (Nonlinearity::Swiglu { gate }, KernelPath::Composed) => {
-                (gate.forward(input)?.silu()? * up)?
+                (gate.forward(input, path)?.silu()? * up)?
             }
         };
-        self.down.forward(&hidden)
+        self.down.forward(&hidden, path)
     }
 }

@@ -26,6 +26,7 @@ mod model_error;
 mod normalization;
 mod parameter_source;
 mod parameters;
+mod process_tuning;
 mod rotary_embedding;
 
 pub use activation::Activation;
@@ -34,3 +35,4 @@ pub use kv_cache::KvCache;
 pub use model_config::{ModelConfig, NormKind, Positions, PRESET_NAMES};
 pub use model_error::ModelError;
 pub use parameters::Parameters;
+pub use process_tuning::tune_process;

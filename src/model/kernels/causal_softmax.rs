@@ -10,6 +10,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 
+use super::exponential::exp;
 use super::rows::{f32_values, for_each_row};
 
 /// `softmax(scale * scores)` over the last dimension of scores
@@ -62,7 +63,7 @@ impl CustomOp1 for CausalSoftmax {
             }
             let mut sum = 0f32;
             for (out, &score) in out.iter_mut().zip(scores) {
-                let value = ((score - maximum) * self.scale).exp();
+                let value = exp((score - maximum) * self.scale);
                 *out = value;
                 sum += value;
             }

@@ -18,7 +18,9 @@
 //! The functions below are the entry points; [`KernelPath::Composed`]
 //! selects the candle composition that the tests compare them with.
 
+mod bias_add;
 mod causal_softmax;
+mod exponential;
 mod fused_norm;
 mod kernel_path;
 mod pointwise_activation;
@@ -26,6 +28,7 @@ mod rows;
 mod swiglu_gate;
 mod token_log_probability;
 
+pub use bias_add::{BiasAdd, ColumnSum};
 pub use causal_softmax::CausalSoftmax;
 pub use fused_norm::FusedNorm;
 pub use kernel_path::KernelPath;
@@ -40,6 +43,11 @@ use super::NormKind;
 /// GELU (tanh approximation) or ReLU of every value.
 pub fn activation(input: &Tensor, kind: PointwiseKind) -> candle_core::Result<Tensor> {
     input.contiguous()?.apply_op1(PointwiseActivation { kind })
+}
+
+/// `input [rows, width] + bias [width]` on every row.
+pub fn bias_add(input: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+    input.contiguous()?.apply_op2(&bias.contiguous()?, BiasAdd)
 }
 
 /// SwiGLU's `silu(gate) * up`.

@@ -7,7 +7,8 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 
-use super::rows::{f32_values, for_each_element};
+use super::exponential::sigmoid;
+use super::rows::{f32_values, for_each_block};
 use crate::model::Activation;
 
 /// `sqrt(2 / pi)`, GELU's inner scale.
@@ -35,23 +36,28 @@ impl PointwiseKind {
         }
     }
 
+    #[inline(always)]
     fn value(self, x: f32) -> f32 {
         match self {
             PointwiseKind::Gelu => {
+                // 0.5 x (1 + tanh(u)) = x sigmoid(2 u).
                 let inner = SQRT_TWO_OVER_PI * (x + CUBIC * x * x * x);
-                0.5 * x * (1.0 + inner.tanh())
+                x * sigmoid(2.0 * inner)
             }
             PointwiseKind::Relu => x.max(0.0),
         }
     }
 
+    #[inline(always)]
     fn derivative(self, x: f32) -> f32 {
         match self {
             PointwiseKind::Gelu => {
+                // With s = sigmoid(2 u): 0.5 (1 + tanh u) = s and
+                // 1 - tanh² u = 4 s (1 - s).
                 let x_squared = x * x;
-                let tanh = (SQRT_TWO_OVER_PI * (x + CUBIC * x_squared * x)).tanh();
+                let s = sigmoid(2.0 * SQRT_TWO_OVER_PI * (x + CUBIC * x_squared * x));
                 let inner_derivative = SQRT_TWO_OVER_PI * (1.0 + 3.0 * CUBIC * x_squared);
-                0.5 * (1.0 + tanh) + 0.5 * x * (1.0 - tanh * tanh) * inner_derivative
+                s + 2.0 * x * s * (1.0 - s) * inner_derivative
             }
             PointwiseKind::Relu => {
                 if x > 0.0 {
@@ -90,8 +96,20 @@ impl CustomOp1 for PointwiseActivation {
         let input = f32_values(storage, layout, self.name())?;
         let mut output = vec![0f32; input.len()];
         let kind = self.kind;
-        for_each_element(&mut output, |index, value| {
-            *value = kind.value(input[index]);
+        for_each_block(&mut output, |start, block| {
+            let input = &input[start..start + block.len()];
+            match kind {
+                PointwiseKind::Gelu => {
+                    for (out, &x) in block.iter_mut().zip(input) {
+                        *out = PointwiseKind::Gelu.value(x);
+                    }
+                }
+                PointwiseKind::Relu => {
+                    for (out, &x) in block.iter_mut().zip(input) {
+                        *out = PointwiseKind::Relu.value(x);
+                    }
+                }
+            }
         });
         Ok((CpuStorage::F32(output), layout.shape().clone()))
     }
@@ -129,8 +147,21 @@ impl CustomOp2 for PointwiseBackward {
         }
         let mut output = vec![0f32; input.len()];
         let kind = self.kind;
-        for_each_element(&mut output, |index, value| {
-            *value = upstream[index] * kind.derivative(input[index]);
+        for_each_block(&mut output, |start, block| {
+            let input = &input[start..start + block.len()];
+            let upstream = &upstream[start..start + block.len()];
+            match kind {
+                PointwiseKind::Gelu => {
+                    for ((out, &x), &gradient) in block.iter_mut().zip(input).zip(upstream) {
+                        *out = gradient * PointwiseKind::Gelu.derivative(x);
+                    }
+                }
+                PointwiseKind::Relu => {
+                    for ((out, &x), &gradient) in block.iter_mut().zip(input).zip(upstream) {
+                        *out = gradient * PointwiseKind::Relu.derivative(x);
+                    }
+                }
+            }
         });
         Ok((CpuStorage::F32(output), input_layout.shape().clone()))
     }

@@ -64,18 +64,16 @@ where
         });
 }
 
-/// Calls `work(index, value)` for every element of `output`, in parallel
-/// over blocks (element-wise kernels have no reduction at all).
-pub(crate) fn for_each_element<F>(output: &mut [f32], work: F)
+/// Calls `work(start, block)` for consecutive blocks of `output`, `start`
+/// being the index of the block's first element, in parallel (element-wise
+/// kernels have no reduction at all). A block is a plain slice so that the
+/// kernel's loop over it vectorises.
+pub(crate) fn for_each_block<F>(output: &mut [f32], work: F)
 where
-    F: Fn(usize, &mut f32) + Sync + Send,
+    F: Fn(usize, &mut [f32]) + Sync + Send,
 {
     output
         .par_chunks_mut(MINIMUM_ELEMENTS_PER_TASK)
         .enumerate()
-        .for_each(|(task, block)| {
-            for (offset, value) in block.iter_mut().enumerate() {
-                work(task * MINIMUM_ELEMENTS_PER_TASK + offset, value);
-            }
-        });
+        .for_each(|(task, block)| work(task * MINIMUM_ELEMENTS_PER_TASK, block));
 }

@@ -6,7 +6,8 @@
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 
-use super::rows::{f32_values, for_each_element};
+use super::exponential::sigmoid;
+use super::rows::{f32_values, for_each_block};
 
 /// The forward kernel: `(gate, up) -> gate * sigmoid(gate) * up`.
 #[derive(Debug, Clone, Copy)]
@@ -16,10 +17,6 @@ pub struct SwigluGate;
 /// one after the other in a tensor of twice the size.
 #[derive(Debug, Clone, Copy)]
 struct SwigluBackward;
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
 
 impl CustomOp2 for SwigluGate {
     fn name(&self) -> &'static str {
@@ -39,9 +36,12 @@ impl CustomOp2 for SwigluGate {
             candle_core::bail!("`{}`: gate and up shapes differ", self.name());
         }
         let mut output = vec![0f32; gate.len()];
-        for_each_element(&mut output, |index, value| {
-            let g = gate[index];
-            *value = g * sigmoid(g) * up[index];
+        for_each_block(&mut output, |start, block| {
+            let gate = &gate[start..start + block.len()];
+            let up = &up[start..start + block.len()];
+            for ((out, &g), &u) in block.iter_mut().zip(gate).zip(up) {
+                *out = g * sigmoid(g) * u;
+            }
         });
         Ok((CpuStorage::F32(output), gate_layout.shape().clone()))
     }
@@ -87,14 +87,25 @@ impl CustomOp3 for SwigluBackward {
             candle_core::bail!("`{}`: operand sizes differ", self.name());
         }
         let mut output = vec![0f32; 2 * count];
-        for_each_element(&mut output, |index, value| {
-            if index < count {
-                let g = gate[index];
+        let (gate_gradient, up_gradient) = output.split_at_mut(count);
+        for_each_block(gate_gradient, |start, block| {
+            let end = start + block.len();
+            let operands = gate[start..end].iter().zip(&up[start..end]);
+            for ((out, (&g, &u)), &gradient) in
+                block.iter_mut().zip(operands).zip(&upstream[start..end])
+            {
                 let s = sigmoid(g);
-                *value = upstream[index] * up[index] * (s + g * s * (1.0 - s));
-            } else {
-                let g = gate[index - count];
-                *value = upstream[index - count] * g * sigmoid(g);
+                *out = gradient * u * (s + g * s * (1.0 - s));
+            }
+        });
+        for_each_block(up_gradient, |start, block| {
+            let end = start + block.len();
+            for ((out, &g), &gradient) in block
+                .iter_mut()
+                .zip(&gate[start..end])
+                .zip(&upstream[start..end])
+            {
+                *out = gradient * g * sigmoid(g);
             }
         });
         Ok((CpuStorage::F32(output), Shape::from(2 * count)))

@@ -9,6 +9,7 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::exponential::exp;
 use super::rows::{f32_values, for_each_row, u32_values};
 
 /// `(logits [rows, vocab], targets [rows] u32) -> [rows]`: entry `r` is
@@ -28,7 +29,7 @@ fn normaliser(row: &[f32]) -> (f32, f32) {
     }
     let mut sum = 0f32;
     for &logit in row {
-        sum += (logit - maximum).exp();
+        sum += exp(logit - maximum);
     }
     (maximum, sum)
 }
@@ -133,7 +134,7 @@ impl CustomOp3 for TokenLogProbabilityBackward {
             let (maximum, sum) = normaliser(logits);
             let scale = -upstream[row] / sum;
             for (out, &logit) in out.iter_mut().zip(logits) {
-                *out = scale * (logit - maximum).exp();
+                *out = scale * exp(logit - maximum);
             }
             out[targets[row] as usize] += upstream[row];
         });
