@@ -7,7 +7,9 @@
 
 mod data;
 pub mod language;
+mod pytorch_reference;
 mod report;
+mod sampling;
 mod timing;
 mod training;
 
