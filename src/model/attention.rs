@@ -72,12 +72,17 @@ impl Attention {
             queries = rotary.apply(&queries, offset)?;
             keys = rotary.apply(&keys, offset)?;
         }
+        let scale = 1.0 / (self.head_width as f64).sqrt();
+        if let (Some((cache, layer)), KernelPath::Fused) = (cache, path) {
+            let (keys, values) = cache.append_full(layer, &keys, &values)?;
+            let mixed = kernels::cached_attention(&queries, &keys, &values, scale as f32, offset)?;
+            return self.out.forward(&mixed, path);
+        }
         let (keys, values) = match cache {
             Some((cache, layer)) => cache.append(layer, &keys, &values)?,
             None => (keys, values),
         };
         let total = keys.dim(2)?;
-        let scale = 1.0 / (self.head_width as f64).sqrt();
         let weights = match path {
             KernelPath::Fused => {
                 kernels::causal_softmax(&queries.matmul(&keys.t()?)?, scale as f32, offset)?

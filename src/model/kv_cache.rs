@@ -93,6 +93,24 @@ impl KvCache {
         ))
     }
 
+    /// Writes the new `keys` and `values` like [`KvCache::append`] and
+    /// returns the whole preallocated storage of `layer` (`[batch, heads,
+    /// context, head_width]`, valid up to the new tokens), for kernels that
+    /// read it in place.
+    pub(crate) fn append_full(
+        &self,
+        layer: usize,
+        keys: &Tensor,
+        values: &Tensor,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
+        let Some((cached_keys, cached_values)) = self.layers.get(layer) else {
+            candle_core::bail!("no cache for layer {layer}");
+        };
+        cached_keys.slice_set(&keys.contiguous()?, 2, self.length)?;
+        cached_values.slice_set(&values.contiguous()?, 2, self.length)?;
+        Ok((cached_keys.clone(), cached_values.clone()))
+    }
+
     /// Records that `new_tokens` tokens were appended to every layer.
     pub(crate) fn advance(&mut self, new_tokens: usize) {
         self.length += new_tokens;

@@ -19,6 +19,7 @@
 //! selects the candle composition that the tests compare them with.
 
 mod bias_add;
+mod cached_attention;
 mod causal_softmax;
 mod exponential;
 mod fused_norm;
@@ -29,6 +30,7 @@ mod swiglu_gate;
 mod token_log_probability;
 
 pub use bias_add::{BiasAdd, ColumnSum};
+pub use cached_attention::CachedAttention;
 pub use causal_softmax::CausalSoftmax;
 pub use fused_norm::FusedNorm;
 pub use kernel_path::KernelPath;
@@ -78,6 +80,24 @@ pub fn causal_softmax(scores: &Tensor, scale: f32, offset: usize) -> candle_core
     scores
         .contiguous()?
         .apply_op1(CausalSoftmax { scale, offset })
+}
+
+/// Attention of `queries` `[batch, heads, time, head_width]` at positions
+/// `offset..offset + time` over the cached `keys` and `values`
+/// `[batch, heads, context, head_width]` (already holding the new tokens):
+/// `[batch, time, heads * head_width]`. Inference only: no gradient.
+pub fn cached_attention(
+    queries: &Tensor,
+    keys: &Tensor,
+    values: &Tensor,
+    scale: f32,
+    offset: usize,
+) -> candle_core::Result<Tensor> {
+    queries.contiguous()?.apply_op3_no_bwd(
+        &keys.contiguous()?,
+        &values.contiguous()?,
+        &CachedAttention { scale, offset },
+    )
 }
 
 /// `log softmax(logits[r])[targets[r]]` for logits `[rows, vocab]` and

@@ -50,10 +50,22 @@ pub(crate) fn for_each_row<F>(output: &mut [f32], width: usize, work: F)
 where
     F: Fn(usize, &mut [f32]) + Sync + Send,
 {
+    for_each_costly_row(output, width, width, work);
+}
+
+/// [`for_each_row`] for rows that each cost about `cost_per_row`
+/// element operations (more than their width), so that fewer rows go to
+/// one task.
+pub(crate) fn for_each_costly_row<F>(output: &mut [f32], width: usize, cost_per_row: usize, work: F)
+where
+    F: Fn(usize, &mut [f32]) + Sync + Send,
+{
     if width == 0 {
         return;
     }
-    let rows_per_task = MINIMUM_ELEMENTS_PER_TASK.div_ceil(width).max(1);
+    let rows_per_task = MINIMUM_ELEMENTS_PER_TASK
+        .div_ceil(cost_per_row.max(1))
+        .max(1);
     output
         .par_chunks_mut(rows_per_task * width)
         .enumerate()
