@@ -256,3 +256,83 @@ fn kernels_refuse_bad_operands_with_an_error() {
     assert!(kernels::norm(&logits, &gain, None, NormKind::LayerNorm, 1e-5).is_err());
     assert!(kernels::causal_softmax(&uniform(14, &[3, 2], 1.0), 1.0, 0).is_err());
 }
+
+/// Attention composed from candle operations, as the model's composed path.
+fn composed_attention(qkv: &Tensor, heads: usize, scale: f32) -> candle_core::Result<Tensor> {
+    let (batch, time, triple) = qkv.dims3()?;
+    let width = triple / 3;
+    let split = qkv.reshape((batch, time, 3, heads, width / heads))?;
+    let part = |index: usize| -> candle_core::Result<Tensor> {
+        split
+            .narrow(2, index, 1)?
+            .squeeze(2)?
+            .transpose(1, 2)?
+            .contiguous()
+    };
+    let (queries, keys, values) = (part(0)?, part(1)?, part(2)?);
+    let mask: Vec<f32> = (0..time * time)
+        .map(|index| {
+            if index % time > index / time {
+                f32::NEG_INFINITY
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mask = Tensor::from_vec(mask, (time, time), &Device::Cpu)?;
+    let scores = (queries.matmul(&keys.t()?)? * f64::from(scale))?.broadcast_add(&mask)?;
+    candle_nn::ops::softmax(&scores, D::Minus1)?
+        .matmul(&values)?
+        .transpose(1, 2)?
+        .reshape((batch, time, width))
+}
+
+#[test]
+fn causal_attention_matches_candle_and_finite_differences() {
+    let (heads, scale) = (3, 0.4f32);
+    check(
+        "causal attention",
+        &move |x| kernels::causal_attention(&x[0], heads, scale),
+        &move |x| composed_attention(&x[0], heads, scale),
+        &[uniform(15, &[2, 9, 3 * 12], 1.5)],
+    );
+}
+
+#[test]
+fn cached_attention_matches_attention_over_the_whole_sequence() {
+    let (batch, heads, time, head_width, context) = (2, 2, 7, 4, 10);
+    let width = heads * head_width;
+    let qkv = uniform(16, &[batch, time, 3 * width], 1.5);
+    let full = composed_attention(&qkv, heads, 0.5).unwrap();
+    // The keys and values of all `time` tokens in a cache of `context`.
+    let split = qkv.reshape((batch, time, 3, heads, head_width)).unwrap();
+    let part = |index: usize| {
+        split
+            .narrow(2, index, 1)
+            .unwrap()
+            .squeeze(2)
+            .unwrap()
+            .transpose(1, 2)
+            .unwrap()
+            .contiguous()
+            .unwrap()
+    };
+    let padding = Tensor::zeros(
+        (batch, heads, context - time, head_width),
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let keys = Tensor::cat(&[part(1), padding.clone()], 2).unwrap();
+    let values = Tensor::cat(&[part(2), padding], 2).unwrap();
+    // The last three tokens as new queries at offset 4.
+    let queries = part(0).narrow(2, 4, 3).unwrap();
+    let cached = kernels::cached_attention(&queries, &keys, &values, 0.5, 4).unwrap();
+    assert_close(
+        "cached attention",
+        &values(&cached),
+        &values(&full.narrow(1, 4, 3).unwrap()),
+        2e-6,
+        2e-5,
+    );
+}

@@ -53,6 +53,12 @@ impl Attention {
         path: KernelPath,
     ) -> candle_core::Result<Tensor> {
         let (batch, time, width) = input.dims3()?;
+        let scale = 1.0 / (self.head_width as f64).sqrt();
+        if cache.is_none() && self.rotary.is_none() && path == KernelPath::Fused {
+            let qkv = self.qkv.forward(input, path)?;
+            let mixed = kernels::causal_attention(&qkv, self.heads, scale as f32)?;
+            return self.out.forward(&mixed, path);
+        }
         let split = self.qkv.forward(input, path)?.reshape((
             batch,
             time,
@@ -72,7 +78,6 @@ impl Attention {
             queries = rotary.apply(&queries, offset)?;
             keys = rotary.apply(&keys, offset)?;
         }
-        let scale = 1.0 / (self.head_width as f64).sqrt();
         if let (Some((cache, layer)), KernelPath::Fused) = (cache, path) {
             let (keys, values) = cache.append_full(layer, &keys, &values)?;
             let mixed = kernels::cached_attention(&queries, &keys, &values, scale as f32, offset)?;

@@ -30,6 +30,42 @@ struct CausalSoftmaxBackward {
     scale: f32,
 }
 
+/// Writes into `out` the softmax of `scale * scores[..visible]`, and zeros
+/// after it. `out` may hold anything before; `scores` and `out` have the
+/// same length.
+pub(crate) fn softmax_row(scores: &[f32], out: &mut [f32], visible: usize, scale: f32) {
+    let (shown, hidden) = out.split_at_mut(visible);
+    let scores = &scores[..visible];
+    let mut maximum = f32::NEG_INFINITY;
+    for &score in scores {
+        maximum = maximum.max(score);
+    }
+    let mut sum = 0f32;
+    for (out, &score) in shown.iter_mut().zip(scores) {
+        let value = exp((score - maximum) * scale);
+        *out = value;
+        sum += value;
+    }
+    let reciprocal = 1.0 / sum;
+    for out in shown.iter_mut() {
+        *out *= reciprocal;
+    }
+    hidden.fill(0.0);
+}
+
+/// Turns `gradient` (of a row of softmax `weights`) in place into the
+/// gradient of the raw scores: `scale * weights * (gradient - <gradient,
+/// weights>)`.
+pub(crate) fn softmax_backward_row(weights: &[f32], gradient: &mut [f32], scale: f32) {
+    let mut dot = 0f32;
+    for (&weight, &value) in weights.iter().zip(gradient.iter()) {
+        dot += weight * value;
+    }
+    for (value, &weight) in gradient.iter_mut().zip(weights) {
+        *value = scale * weight * (*value - dot);
+    }
+}
+
 impl CustomOp1 for CausalSoftmax {
     fn name(&self) -> &'static str {
         "causal-softmax"
@@ -56,21 +92,12 @@ impl CustomOp1 for CausalSoftmax {
         let mut output = vec![0f32; scores.len()];
         for_each_row(&mut output, keys, |row, out| {
             let visible = self.offset + row % time + 1;
-            let scores = &scores[row * keys..row * keys + visible];
-            let mut maximum = f32::NEG_INFINITY;
-            for &score in scores {
-                maximum = maximum.max(score);
-            }
-            let mut sum = 0f32;
-            for (out, &score) in out.iter_mut().zip(scores) {
-                let value = exp((score - maximum) * self.scale);
-                *out = value;
-                sum += value;
-            }
-            let reciprocal = 1.0 / sum;
-            for out in &mut out[..visible] {
-                *out *= reciprocal;
-            }
+            softmax_row(
+                &scores[row * keys..(row + 1) * keys],
+                out,
+                visible,
+                self.scale,
+            );
         });
         Ok((CpuStorage::F32(output), layout.shape().clone()))
     }
@@ -109,15 +136,8 @@ impl CustomOp2 for CausalSoftmaxBackward {
         }
         let mut output = vec![0f32; weights.len()];
         for_each_row(&mut output, keys, |row, out| {
-            let weights = &weights[row * keys..(row + 1) * keys];
-            let upstream = &upstream[row * keys..(row + 1) * keys];
-            let mut dot = 0f32;
-            for (&weight, &gradient) in weights.iter().zip(upstream) {
-                dot += weight * gradient;
-            }
-            for (index, out) in out.iter_mut().enumerate() {
-                *out = self.scale * weights[index] * (upstream[index] - dot);
-            }
+            out.copy_from_slice(&upstream[row * keys..(row + 1) * keys]);
+            softmax_backward_row(&weights[row * keys..(row + 1) * keys], out, self.scale);
         });
         Ok((CpuStorage::F32(output), weights_layout.shape().clone()))
     }

@@ -20,17 +20,20 @@
 
 mod bias_add;
 mod cached_attention;
+mod causal_attention;
 mod causal_softmax;
 mod exponential;
 mod fused_norm;
 mod kernel_path;
 mod pointwise_activation;
 mod rows;
+mod strided_matrix;
 mod swiglu_gate;
 mod token_log_probability;
 
 pub use bias_add::{BiasAdd, ColumnSum};
 pub use cached_attention::CachedAttention;
+pub use causal_attention::CausalAttention;
 pub use causal_softmax::CausalSoftmax;
 pub use fused_norm::FusedNorm;
 pub use kernel_path::KernelPath;
@@ -80,6 +83,13 @@ pub fn causal_softmax(scores: &Tensor, scale: f32, offset: usize) -> candle_core
     scores
         .contiguous()?
         .apply_op1(CausalSoftmax { scale, offset })
+}
+
+/// Causal self-attention of `qkv` `[batch, time, 3 * width]` (queries,
+/// keys, values, each head after head) over itself: `[batch, time, width]`.
+pub fn causal_attention(qkv: &Tensor, heads: usize, scale: f32) -> candle_core::Result<Tensor> {
+    qkv.contiguous()?
+        .apply_op1(CausalAttention { heads, scale })
 }
 
 /// Attention of `queries` `[batch, heads, time, head_width]` at positions
