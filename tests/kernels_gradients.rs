@@ -324,15 +324,35 @@ fn cached_attention_matches_attention_over_the_whole_sequence() {
     )
     .unwrap();
     let keys = Tensor::cat(&[part(1), padding.clone()], 2).unwrap();
-    let values = Tensor::cat(&[part(2), padding], 2).unwrap();
+    let cached_values = Tensor::cat(&[part(2), padding], 2).unwrap();
     // The last three tokens as new queries at offset 4.
     let queries = part(0).narrow(2, 4, 3).unwrap();
-    let cached = kernels::cached_attention(&queries, &keys, &values, 0.5, 4).unwrap();
+    let cached = kernels::cached_attention(&queries, &keys, &cached_values, 0.5, 4).unwrap();
     assert_close(
         "cached attention",
         &values(&cached),
         &values(&full.narrow(1, 4, 3).unwrap()),
         2e-6,
         2e-5,
+    );
+}
+
+#[test]
+fn linear_matches_candle_and_finite_differences_with_and_without_bias() {
+    check(
+        "linear with bias",
+        &|x| kernels::linear(&x[0], &x[1], Some(&x[2])),
+        &|x| x[0].matmul(&x[1].t()?)?.broadcast_add(&x[2]),
+        &[
+            uniform(17, &[13, 10], 1.0),
+            uniform(18, &[7, 10], 1.0),
+            uniform(19, &[7], 1.0),
+        ],
+    );
+    check(
+        "linear without bias",
+        &|x| kernels::linear(&x[0], &x[1], None),
+        &|x| x[0].matmul(&x[1].t()?),
+        &[uniform(20, &[5, 9], 1.0), uniform(21, &[4, 9], 1.0)],
     );
 }

@@ -206,7 +206,11 @@ impl Gpt {
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor, ModelError> {
         let (batch, time, width) = hidden.dims3()?;
         let head = self.output.as_ref().unwrap_or(&self.token_embedding);
-        let flat = hidden.reshape((batch * time, width))?.matmul(&head.t()?)?;
+        let rows = hidden.reshape((batch * time, width))?;
+        let flat = match self.kernel_path {
+            KernelPath::Fused => kernels::linear(&rows, head, None)?,
+            KernelPath::Composed => rows.matmul(&head.t()?)?,
+        };
         Ok(flat.reshape((batch, time, self.vocabulary_size))?)
     }
 

@@ -47,6 +47,15 @@ impl Linear {
         let mut dims = input.dims().to_vec();
         let inputs = dims.pop().unwrap_or(0);
         let rows = dims.iter().product::<usize>();
+        if path == KernelPath::Fused {
+            let flat = kernels::linear(
+                &input.reshape((rows, inputs))?,
+                &self.weight,
+                self.bias.as_ref(),
+            )?;
+            dims.push(self.weight.dim(0)?);
+            return flat.reshape(dims);
+        }
         let flat = input.reshape((rows, inputs))?.matmul(&self.weight.t()?)?;
         let flat = match &self.bias {
             Some(bias) if path == KernelPath::Fused => kernels::bias_add(&flat, bias)?,

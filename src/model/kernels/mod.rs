@@ -23,6 +23,7 @@ mod cached_attention;
 mod causal_attention;
 mod causal_softmax;
 mod exponential;
+mod fused_linear;
 mod fused_norm;
 mod kernel_path;
 mod pointwise_activation;
@@ -35,6 +36,7 @@ pub use bias_add::{BiasAdd, ColumnSum};
 pub use cached_attention::CachedAttention;
 pub use causal_attention::CausalAttention;
 pub use causal_softmax::CausalSoftmax;
+pub use fused_linear::FusedLinear;
 pub use fused_norm::FusedNorm;
 pub use kernel_path::KernelPath;
 pub use pointwise_activation::{PointwiseActivation, PointwiseKind};
@@ -53,6 +55,19 @@ pub fn activation(input: &Tensor, kind: PointwiseKind) -> candle_core::Result<Te
 /// `input [rows, width] + bias [width]` on every row.
 pub fn bias_add(input: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
     input.contiguous()?.apply_op2(&bias.contiguous()?, BiasAdd)
+}
+
+/// `input [rows, inputs] Wᵀ + bias` for `weight [outputs, inputs]`.
+pub fn linear(
+    input: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+) -> candle_core::Result<Tensor> {
+    let input = input.contiguous()?;
+    match bias {
+        Some(bias) => input.apply_op3(weight, bias, FusedLinear),
+        None => input.apply_op2(weight, FusedLinear),
+    }
 }
 
 /// SwiGLU's `silu(gate) * up`.
