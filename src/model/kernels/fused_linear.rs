@@ -43,7 +43,6 @@ fn parallelism(multiply_adds: usize) -> gemm::Parallelism {
 /// `destination (+)= left * right` for row-major `left [m, k]` and
 /// `right` given by its strides as a `[k, n]` matrix; `accumulate` keeps
 /// what `destination` holds and adds the product to it.
-#[expect(clippy::too_many_arguments, reason = "a gemm call's shape and strides")]
 fn product(
     destination: &mut [f32],
     accumulate: bool,
