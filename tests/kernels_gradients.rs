@@ -304,30 +304,19 @@ fn cached_attention_matches_attention_over_the_whole_sequence() {
     let width = heads * head_width;
     let qkv = uniform(16, &[batch, time, 3 * width], 1.5);
     let full = composed_attention(&qkv, heads, 0.5).unwrap();
-    // The keys and values of all `time` tokens in a cache of `context`.
-    let split = qkv.reshape((batch, time, 3, heads, head_width)).unwrap();
-    let part = |index: usize| {
-        split
-            .narrow(2, index, 1)
-            .unwrap()
-            .squeeze(2)
-            .unwrap()
-            .transpose(1, 2)
-            .unwrap()
-            .contiguous()
-            .unwrap()
-    };
-    let padding = Tensor::zeros(
-        (batch, heads, context - time, head_width),
+    let keys = Tensor::zeros(
+        (batch, heads, context, head_width),
         DType::F32,
         &Device::Cpu,
     )
     .unwrap();
-    let keys = Tensor::cat(&[part(1), padding.clone()], 2).unwrap();
-    let cached_values = Tensor::cat(&[part(2), padding], 2).unwrap();
-    // The last three tokens as new queries at offset 4.
-    let queries = part(0).narrow(2, 4, 3).unwrap();
-    let cached = kernels::cached_attention(&queries, &keys, &cached_values, 0.5, 4).unwrap();
+    let cached_values = keys.zeros_like().unwrap();
+    // The first four tokens as a prompt, then the last three at offset 4.
+    let prompt = qkv.narrow(1, 0, 4).unwrap();
+    kernels::write_cache(&keys, &cached_values, &prompt, 0).unwrap();
+    let newest = qkv.narrow(1, 4, 3).unwrap().contiguous().unwrap();
+    kernels::write_cache(&keys, &cached_values, &newest, 4).unwrap();
+    let cached = kernels::cached_attention(&newest, &keys, &cached_values, 0.5, 4).unwrap();
     assert_close(
         "cached attention",
         &values(&cached),
@@ -335,6 +324,23 @@ fn cached_attention_matches_attention_over_the_whole_sequence() {
         2e-6,
         2e-5,
     );
+    // The cache holds the keys head by head, untouched after position 7.
+    let head_keys = qkv
+        .reshape((batch, time, 3, heads, head_width))
+        .unwrap()
+        .narrow(2, 1, 1)
+        .unwrap()
+        .squeeze(2)
+        .unwrap()
+        .transpose(1, 2)
+        .unwrap();
+    assert_eq!(
+        values(&keys.narrow(2, 0, time).unwrap()),
+        values(&head_keys)
+    );
+    assert!(values(&keys.narrow(2, time, context - time).unwrap())
+        .iter()
+        .all(|&value| value == 0.0));
 }
 
 #[test]

@@ -54,9 +54,15 @@ impl Attention {
     ) -> candle_core::Result<Tensor> {
         let (batch, time, width) = input.dims3()?;
         let scale = 1.0 / (self.head_width as f64).sqrt();
-        if cache.is_none() && self.rotary.is_none() && path == KernelPath::Fused {
+        if self.rotary.is_none() && path == KernelPath::Fused {
             let qkv = self.qkv.forward(input, path)?;
-            let mixed = kernels::causal_attention(&qkv, self.heads, scale as f32)?;
+            let mixed = match cache {
+                None => kernels::causal_attention(&qkv, self.heads, scale as f32)?,
+                Some((cache, layer)) => {
+                    let (keys, values) = cache.append_from_qkv(layer, &qkv)?;
+                    kernels::cached_attention(&qkv, &keys, &values, scale as f32, offset)?
+                }
+            };
             return self.out.forward(&mixed, path);
         }
         let split = self.qkv.forward(input, path)?.reshape((
@@ -77,11 +83,6 @@ impl Attention {
         if let Some(rotary) = &self.rotary {
             queries = rotary.apply(&queries, offset)?;
             keys = rotary.apply(&keys, offset)?;
-        }
-        if let (Some((cache, layer)), KernelPath::Fused) = (cache, path) {
-            let (keys, values) = cache.append_full(layer, &keys, &values)?;
-            let mixed = kernels::cached_attention(&queries, &keys, &values, scale as f32, offset)?;
-            return self.out.forward(&mixed, path);
         }
         let (keys, values) = match cache {
             Some((cache, layer)) => cache.append(layer, &keys, &values)?,

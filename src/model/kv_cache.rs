@@ -93,21 +93,20 @@ impl KvCache {
         ))
     }
 
-    /// Writes the new `keys` and `values` like [`KvCache::append`] and
-    /// returns the whole preallocated storage of `layer` (`[batch, heads,
-    /// context, head_width]`, valid up to the new tokens), for kernels that
-    /// read it in place.
-    pub(crate) fn append_full(
+    /// Writes the keys and values of `qkv` `[batch, new, 3 * width]` (the
+    /// fused projection's output) into `layer` in place, and returns the
+    /// whole preallocated storage of `layer` (`[batch, heads, context,
+    /// head_width]`, valid up to the new tokens), for kernels that read it
+    /// in place.
+    pub(crate) fn append_from_qkv(
         &self,
         layer: usize,
-        keys: &Tensor,
-        values: &Tensor,
+        qkv: &Tensor,
     ) -> candle_core::Result<(Tensor, Tensor)> {
         let Some((cached_keys, cached_values)) = self.layers.get(layer) else {
             candle_core::bail!("no cache for layer {layer}");
         };
-        cached_keys.slice_set(&keys.contiguous()?, 2, self.length)?;
-        cached_values.slice_set(&values.contiguous()?, 2, self.length)?;
+        super::kernels::write_cache(cached_keys, cached_values, qkv, self.length)?;
         Ok((cached_keys.clone(), cached_values.clone()))
     }
 

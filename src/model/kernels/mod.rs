@@ -33,7 +33,7 @@ mod swiglu_gate;
 mod token_log_probability;
 
 pub use bias_add::{BiasAdd, ColumnSum};
-pub use cached_attention::CachedAttention;
+pub use cached_attention::{CacheWrite, CachedAttention};
 pub use causal_attention::CausalAttention;
 pub use causal_softmax::CausalSoftmax;
 pub use fused_linear::FusedLinear;
@@ -107,22 +107,37 @@ pub fn causal_attention(qkv: &Tensor, heads: usize, scale: f32) -> candle_core::
         .apply_op1(CausalAttention { heads, scale })
 }
 
-/// Attention of `queries` `[batch, heads, time, head_width]` at positions
-/// `offset..offset + time` over the cached `keys` and `values`
-/// `[batch, heads, context, head_width]` (already holding the new tokens):
-/// `[batch, time, heads * head_width]`. Inference only: no gradient.
+/// Attention of the queries in `qkv` `[batch, time, 3 * width]` at
+/// positions `offset..offset + time` over the cached `keys` and `values`
+/// `[batch, heads, context, head_width]` (already holding the new tokens,
+/// see [`write_cache`]): `[batch, time, width]`. Inference only: no
+/// gradient.
 pub fn cached_attention(
-    queries: &Tensor,
+    qkv: &Tensor,
     keys: &Tensor,
     values: &Tensor,
     scale: f32,
     offset: usize,
 ) -> candle_core::Result<Tensor> {
-    queries.contiguous()?.apply_op3_no_bwd(
+    qkv.contiguous()?.apply_op3_no_bwd(
         &keys.contiguous()?,
         &values.contiguous()?,
         &CachedAttention { scale, offset },
     )
+}
+
+/// Writes the keys and values of `qkv` `[batch, new, 3 * width]` into the
+/// cache tensors `keys` and `values` `[batch, heads, context, head_width]`
+/// at `position`, in place.
+pub fn write_cache(
+    keys: &Tensor,
+    values: &Tensor,
+    qkv: &Tensor,
+    position: usize,
+) -> candle_core::Result<()> {
+    let qkv = qkv.contiguous()?;
+    keys.inplace_op2(&qkv, &CacheWrite { part: 1, position })?;
+    values.inplace_op2(&qkv, &CacheWrite { part: 2, position })
 }
 
 /// `log softmax(logits[r])[targets[r]]` for logits `[rows, vocab]` and
