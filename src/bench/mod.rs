@@ -6,9 +6,11 @@
 //! prints every row of every selected group as one table.
 
 mod data;
+mod decoding;
 mod evaluation;
 pub mod language;
 mod plan;
+mod pytorch_reference;
 mod report;
 mod sampling;
 mod timing;

@@ -1,12 +1,23 @@
 //! The `training` benchmark group: pretraining speed of each model preset
-//! (batch 32, sequence length 128, vocabulary 166) and the time of one step
-//! split into forward pass, backward pass and optimizer.
+//! (batch 32, sequence length 128, vocabulary 166), the time of one step
+//! split into forward pass, backward pass and optimizer, the arithmetic
+//! rate achieved against the peak of one large matrix product measured in
+//! the same run, batched sampling speed, and the same figures for the
+//! PyTorch reference (`scripts/pytorch_reference.py`) when it is available.
+//!
+//! Floating-point operations are counted as `2 m n k` per matrix product:
+//! the forward pass multiplies every weight matrix (and the tied output
+//! projection) once per token, and attention adds `4 t width` per token
+//! and layer (scores and mixing over all `t` keys, as candle computes them
+//! before masking); the backward pass counts twice the forward pass.
 
 use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
 
-use super::{Bench, Group};
+use super::pytorch_reference;
+use super::{best_of, decoding, Bench, Group};
+use crate::model::kernels::KernelPath;
 use crate::model::{Gpt, ModelConfig, PRESET_NAMES};
 use crate::random::Stream;
 use crate::training::{clip_factor, global_norm, AdamW, AdamWConfig};
@@ -35,10 +46,65 @@ struct Phases {
     optimizer: Duration,
 }
 
+/// Side of the square matrix product that measures the peak rate.
+const PEAK_SIDE: usize = 1024;
+
+/// Floating-point operations of one training step (forward and backward)
+/// per token, for sequences of `LENGTH` tokens.
+fn training_flops_per_token(config: &ModelConfig) -> f64 {
+    let width = config.width as f64;
+    let hidden = config.hidden_width() as f64;
+    let up_projections = config.activation.up_projections() as f64;
+    let matrices_per_layer = 4.0 * width * width + (up_projections + 1.0) * width * hidden;
+    let attention_per_layer = 2.0 * LENGTH as f64 * width;
+    let forward = 2.0
+        * (config.layers as f64 * (matrices_per_layer + attention_per_layer)
+            + VOCABULARY as f64 * width);
+    3.0 * forward
+}
+
+/// GFLOP/s of one `PEAK_SIDE`-square matrix product, best of three.
+fn peak_gigaflops() -> anyhow::Result<f64> {
+    let device = Device::Cpu;
+    let mut stream = Stream::labelled(0, "bench/peak");
+    let values: Vec<f32> = (0..PEAK_SIDE * PEAK_SIDE)
+        .map(|_| stream.next_f32() - 0.5)
+        .collect();
+    let matrix = Tensor::from_vec(values, (PEAK_SIDE, PEAK_SIDE), &device)?;
+    matrix.matmul(&matrix)?;
+    let mut failure = None;
+    let time = best_of(3, || {
+        if let Err(error) = matrix.matmul(&matrix) {
+            failure = Some(error);
+        }
+    });
+    if let Some(error) = failure {
+        return Err(error.into());
+    }
+    Ok(2.0 * (PEAK_SIDE as f64).powi(3) / time.as_secs_f64() / 1e9)
+}
+
 fn run(bench: &mut Bench) -> anyhow::Result<()> {
     bench.start_group("training");
     let threads = candle_core::utils::get_num_threads();
+    let peak = peak_gigaflops()?;
+    bench.record(
+        &format!("peak matmul {PEAK_SIDE}x{PEAK_SIDE}x{PEAK_SIDE}"),
+        peak,
+        "GFLOP/s",
+        &format!("{threads} threads, best of 3"),
+    );
+    let mut pytorch_missing = None;
     for name in PRESET_NAMES {
+        // The reference runs right before echolab on the same preset, so
+        // that both meet about the same load from the rest of the machine.
+        let reference = match pytorch_reference::measure(&[name], threads) {
+            Ok(figures) => figures,
+            Err(reason) => {
+                pytorch_missing = Some(reason);
+                Vec::new()
+            }
+        };
         let config =
             ModelConfig::preset(name).ok_or_else(|| anyhow::anyhow!("no preset `{name}`"))?;
         let timed_steps = if name == "medium" { 2 } else { 4 };
@@ -46,14 +112,30 @@ fn run(bench: &mut Bench) -> anyhow::Result<()> {
         let total = phases.forward + phases.backward + phases.optimizer;
         let per_step = |duration: Duration| duration.as_secs_f64() * 1e3 / timed_steps as f64;
         let tokens = (BATCH * LENGTH * timed_steps) as f64;
+        let training_speed = tokens / total.as_secs_f64();
+        let pytorch = reference.iter().find(|figures| figures.preset == name);
         bench.record(
             &format!(
                 "{name} ({} params) training speed",
                 config.parameter_count(VOCABULARY)
             ),
-            tokens / total.as_secs_f64(),
+            training_speed,
             "tokens/s",
             &format!("{threads} threads, mean of {timed_steps} steps"),
+        );
+        let gigaflops = training_speed * training_flops_per_token(&config) / 1e9;
+        bench.record(
+            &format!("{name} training arithmetic rate"),
+            gigaflops,
+            "GFLOP/s",
+            &format!("{:.0}% of the peak matmul", 100.0 * gigaflops / peak),
+        );
+        record_reference(
+            bench,
+            name,
+            "training",
+            training_speed,
+            pytorch.map(|f| f.training_tokens_per_second),
         );
         bench.record(
             &format!("{name} forward per step"),
@@ -73,8 +155,62 @@ fn run(bench: &mut Bench) -> anyhow::Result<()> {
             "ms",
             "clip + AdamW",
         );
+        let (model, _) = Gpt::initialize(
+            &config,
+            VOCABULARY,
+            &Stream::labelled(0, "bench/training"),
+            &Device::Cpu,
+        )?;
+        let sampling_speed = decoding::tokens_per_second(&model, 2)?;
+        bench.record(
+            &format!("{name} sampling speed"),
+            sampling_speed,
+            "tokens/s",
+            &format!(
+                "batch {}, greedy with cache to {} tokens, best of 2",
+                decoding::SAMPLING_BATCH,
+                decoding::SAMPLED_LENGTH
+            ),
+        );
+        let composed = model.clone().with_kernel_path(KernelPath::Composed);
+        bench.record(
+            &format!("{name} sampling speed, composed kernels"),
+            decoding::tokens_per_second(&composed, 1)?,
+            "tokens/s",
+            "the same without the fused kernels, for comparison",
+        );
+        record_reference(
+            bench,
+            name,
+            "sampling",
+            sampling_speed,
+            pytorch.map(|f| f.sampling_tokens_per_second),
+        );
+    }
+    if let Some(reason) = pytorch_missing {
+        eprintln!("PyTorch: {reason}");
     }
     Ok(())
+}
+
+/// Records PyTorch's figure for `what` (`training` or `sampling`) and
+/// echolab's speed as a multiple of it, when there is one.
+fn record_reference(bench: &mut Bench, name: &str, what: &str, ours: f64, pytorch: Option<f64>) {
+    let Some(pytorch) = pytorch else {
+        return;
+    };
+    bench.record(
+        &format!("{name} {what} speed, PyTorch"),
+        pytorch,
+        "tokens/s",
+        "scripts/pytorch_reference.py, same run",
+    );
+    bench.record(
+        &format!("{name} {what} speed, echolab / PyTorch"),
+        ours / pytorch,
+        "x",
+        "",
+    );
 }
 
 /// Trains `config` for one untimed step, then `timed_steps` timed ones.

@@ -1,8 +1,9 @@
 //! [`Attention`]: causal multi-head self-attention.
 
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
+use super::kernels::{self, KernelPath};
 use super::linear::Linear;
 use super::rotary_embedding::RotaryEmbedding;
 use super::{KvCache, ModelConfig};
@@ -49,12 +50,28 @@ impl Attention {
         mask: &Tensor,
         offset: usize,
         cache: Option<(&KvCache, usize)>,
+        path: KernelPath,
     ) -> candle_core::Result<Tensor> {
         let (batch, time, width) = input.dims3()?;
-        let split =
-            self.qkv
-                .forward(input)?
-                .reshape((batch, time, 3, self.heads, self.head_width))?;
+        let scale = 1.0 / (self.head_width as f64).sqrt();
+        if self.rotary.is_none() && path == KernelPath::Fused {
+            let qkv = self.qkv.forward(input, path)?;
+            let mixed = match cache {
+                None => kernels::causal_attention(&qkv, self.heads, scale as f32)?,
+                Some((cache, layer)) => {
+                    let (keys, values) = cache.append_from_qkv(layer, &qkv)?;
+                    kernels::cached_attention(&qkv, &keys, &values, scale as f32, offset)?
+                }
+            };
+            return self.out.forward(&mixed, path);
+        }
+        let split = self.qkv.forward(input, path)?.reshape((
+            batch,
+            time,
+            3,
+            self.heads,
+            self.head_width,
+        ))?;
         let part = |index: usize| -> candle_core::Result<Tensor> {
             split
                 .narrow(2, index, 1)?
@@ -72,17 +89,23 @@ impl Attention {
             None => (keys, values),
         };
         let total = keys.dim(2)?;
-        let scale = 1.0 / (self.head_width as f64).sqrt();
-        let mut scores = (queries.matmul(&keys.t()?)? * scale)?;
-        if time > 1 {
-            let causal = mask.narrow(0, offset, time)?.narrow(1, 0, total)?;
-            scores = scores.broadcast_add(&causal)?;
-        }
-        let weights = candle_nn::ops::softmax(&scores, candle_core::D::Minus1)?;
+        let weights = match path {
+            KernelPath::Fused => {
+                kernels::causal_softmax(&queries.matmul(&keys.t()?)?, scale as f32, offset)?
+            }
+            KernelPath::Composed => {
+                let mut scores = (queries.matmul(&keys.t()?)? * scale)?;
+                if time > 1 {
+                    let causal = mask.narrow(0, offset, time)?.narrow(1, 0, total)?;
+                    scores = scores.broadcast_add(&causal)?;
+                }
+                candle_nn::ops::softmax(&scores, candle_core::D::Minus1)?
+            }
+        };
         let mixed = weights
             .matmul(&values)?
             .transpose(1, 2)?
             .reshape((batch, time, width))?;
-        self.out.forward(&mixed)
+        self.out.forward(&mixed, path)
     }
 }

@@ -1,10 +1,11 @@
 //! [`Block`]: one pre-norm transformer block.
 
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::attention::Attention;
 use super::feed_forward::FeedForward;
+use super::kernels::KernelPath;
 use super::normalization::Normalization;
 use super::rotary_embedding::RotaryEmbedding;
 use super::{KvCache, ModelConfig};
@@ -53,14 +54,19 @@ impl Block {
         mask: &Tensor,
         offset: usize,
         cache: Option<(&KvCache, usize)>,
+        path: KernelPath,
     ) -> candle_core::Result<Tensor> {
-        let attended =
-            self.attention
-                .forward(&self.attention_norm.forward(input)?, mask, offset, cache)?;
+        let attended = self.attention.forward(
+            &self.attention_norm.forward(input, path)?,
+            mask,
+            offset,
+            cache,
+            path,
+        )?;
         let residual = (input + attended)?;
         let fed = self
             .feed_forward
-            .forward(&self.feed_forward_norm.forward(&residual)?)?;
+            .forward(&self.feed_forward_norm.forward(&residual, path)?, path)?;
         residual + fed
     }
 }

@@ -1,8 +1,9 @@
 //! [`FeedForward`]: the position-wise MLP of a block.
 
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
+use super::kernels::{self, KernelPath, PointwiseKind};
 use super::linear::Linear;
 use super::{Activation, ModelConfig};
 
@@ -50,15 +51,28 @@ impl FeedForward {
     }
 }
 
-impl Module for FeedForward {
-    fn forward(&self, input: &Tensor) -> candle_core::Result<Tensor> {
-        let up = self.up.forward(input)?;
-        let hidden = match &self.nonlinearity {
+impl FeedForward {
+    /// The layer on `input` `[.., width]`, with the fused activation kernels
+    /// or candle's operations.
+    pub(crate) fn forward(&self, input: &Tensor, path: KernelPath) -> candle_core::Result<Tensor> {
+        let up = self.up.forward(input, path)?;
+        let hidden = match (&self.nonlinearity, path) {
+            (Nonlinearity::Gelu, KernelPath::Fused) => {
+                kernels::activation(&up, PointwiseKind::Gelu)?
+            }
+            (Nonlinearity::Relu, KernelPath::Fused) => {
+                kernels::activation(&up, PointwiseKind::Relu)?
+            }
+            (Nonlinearity::Swiglu { gate }, KernelPath::Fused) => {
+                kernels::swiglu(&gate.forward(input, path)?, &up)?
+            }
             // `Tensor::gelu` is the tanh approximation (`gelu_erf` is exact).
-            Nonlinearity::Gelu => up.gelu()?,
-            Nonlinearity::Relu => up.relu()?,
-            Nonlinearity::Swiglu { gate } => (gate.forward(input)?.silu()? * up)?,
+            (Nonlinearity::Gelu, KernelPath::Composed) => up.gelu()?,
+            (Nonlinearity::Relu, KernelPath::Composed) => up.relu()?,
+            (Nonlinearity::Swiglu { gate }, KernelPath::Composed) => {
+                (gate.forward(input, path)?.silu()? * up)?
+            }
         };
-        self.down.forward(&hidden)
+        self.down.forward(&hidden, path)
     }
 }

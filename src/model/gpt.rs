@@ -1,9 +1,10 @@
 //! [`Gpt`]: the decoder-only transformer.
 
-use candle_core::{DType, Device, Module, Tensor, D};
+use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{Init, VarBuilder};
 
 use super::block::Block;
+use super::kernels::{self, KernelPath};
 use super::normalization::Normalization;
 use super::parameter_source::{Origin, ParameterSource};
 use super::parameters::read_safetensors;
@@ -36,8 +37,10 @@ pub struct Gpt {
     blocks: Vec<Block>,
     final_norm: Normalization,
     output: Option<Tensor>,
-    /// `[context, context]`: 0 where a query may see a key, -inf elsewhere.
+    /// `[context, context]`: 0 where a query may see a key, -inf elsewhere
+    /// (used by the composed kernel path only).
     causal_mask: Tensor,
+    kernel_path: KernelPath,
 }
 
 impl Gpt {
@@ -165,6 +168,7 @@ impl Gpt {
             final_norm,
             output,
             causal_mask,
+            kernel_path: KernelPath::default(),
         })
     }
 
@@ -178,6 +182,19 @@ impl Gpt {
         self.vocabulary_size
     }
 
+    /// The same model (sharing its weights) running on `path`: the fused
+    /// kernels (the default) or their composition from candle operations,
+    /// the reference the fused kernels are tested against.
+    pub fn with_kernel_path(mut self, path: KernelPath) -> Gpt {
+        self.kernel_path = path;
+        self
+    }
+
+    /// The kernels the model runs on.
+    pub fn kernel_path(&self) -> KernelPath {
+        self.kernel_path
+    }
+
     /// The final hidden states (after the final norm) `[batch, time, width]`
     /// of `tokens` `[batch, time]` (`u32`): where a value head sits.
     pub fn hidden_states(&self, tokens: &Tensor) -> Result<Tensor, ModelError> {
@@ -189,7 +206,11 @@ impl Gpt {
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor, ModelError> {
         let (batch, time, width) = hidden.dims3()?;
         let head = self.output.as_ref().unwrap_or(&self.token_embedding);
-        let flat = hidden.reshape((batch * time, width))?.matmul(&head.t()?)?;
+        let rows = hidden.reshape((batch * time, width))?;
+        let flat = match self.kernel_path {
+            KernelPath::Fused => kernels::linear(&rows, head, None)?,
+            KernelPath::Composed => rows.matmul(&head.t()?)?,
+        };
         Ok(flat.reshape((batch, time, self.vocabulary_size))?)
     }
 
@@ -202,10 +223,16 @@ impl Gpt {
     /// `[batch, time + 1]`: `[batch, time]`, entry `t` being
     /// `log p(sequences[t + 1] | sequences[..=t])`.
     pub fn token_log_probabilities(&self, sequences: &Tensor) -> Result<Tensor, ModelError> {
-        let (_, length) = sequences.dims2()?;
+        let (batch, length) = sequences.dims2()?;
         let time = length.saturating_sub(1);
         let inputs = sequences.narrow(1, 0, time)?;
         let targets = sequences.narrow(1, 1, time)?.contiguous()?;
+        if self.kernel_path == KernelPath::Fused {
+            let logits = self.forward(&inputs)?;
+            let flat = logits.reshape((batch * time, self.vocabulary_size))?;
+            let picked = kernels::token_log_probabilities(&flat, &targets.flatten_all()?)?;
+            return Ok(picked.reshape((batch, time))?);
+        }
         let log_probabilities = candle_nn::ops::log_softmax(&self.forward(&inputs)?, D::Minus1)?;
         Ok(log_probabilities
             .gather(&targets.unsqueeze(2)?, 2)?
@@ -259,8 +286,9 @@ impl Gpt {
                 &self.causal_mask,
                 offset,
                 cache.map(|cache| (cache, layer)),
+                self.kernel_path,
             )?;
         }
-        Ok(self.final_norm.forward(&hidden)?)
+        Ok(self.final_norm.forward(&hidden, self.kernel_path)?)
     }
 }

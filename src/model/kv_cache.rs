@@ -93,6 +93,23 @@ impl KvCache {
         ))
     }
 
+    /// Writes the keys and values of `qkv` `[batch, new, 3 * width]` (the
+    /// fused projection's output) into `layer` in place, and returns the
+    /// whole preallocated storage of `layer` (`[batch, heads, context,
+    /// head_width]`, valid up to the new tokens), for kernels that read it
+    /// in place.
+    pub(crate) fn append_from_qkv(
+        &self,
+        layer: usize,
+        qkv: &Tensor,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
+        let Some((cached_keys, cached_values)) = self.layers.get(layer) else {
+            candle_core::bail!("no cache for layer {layer}");
+        };
+        super::kernels::write_cache(cached_keys, cached_values, qkv, self.length)?;
+        Ok((cached_keys.clone(), cached_values.clone()))
+    }
+
     /// Records that `new_tokens` tokens were appended to every layer.
     pub(crate) fn advance(&mut self, new_tokens: usize) {
         self.length += new_tokens;

@@ -4,8 +4,10 @@
 //! the product, so the forward and backward passes are single matrix
 //! products instead of batched ones over a broadcast weight.
 
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
 use candle_nn::{Init, VarBuilder};
+
+use super::kernels::{self, KernelPath};
 
 /// `y = x Wᵀ + b`, with `W` of shape `[outputs, inputs]` (PyTorch's layout).
 #[derive(Debug, Clone)]
@@ -38,13 +40,25 @@ impl Linear {
     }
 }
 
-impl Module for Linear {
-    fn forward(&self, input: &Tensor) -> candle_core::Result<Tensor> {
+impl Linear {
+    /// `input [.., inputs] -> [.., outputs]`; the bias is added by the fused
+    /// kernel or by candle's `broadcast_add`, as `path` says.
+    pub(crate) fn forward(&self, input: &Tensor, path: KernelPath) -> candle_core::Result<Tensor> {
         let mut dims = input.dims().to_vec();
         let inputs = dims.pop().unwrap_or(0);
         let rows = dims.iter().product::<usize>();
+        if path == KernelPath::Fused {
+            let flat = kernels::linear(
+                &input.reshape((rows, inputs))?,
+                &self.weight,
+                self.bias.as_ref(),
+            )?;
+            dims.push(self.weight.dim(0)?);
+            return flat.reshape(dims);
+        }
         let flat = input.reshape((rows, inputs))?.matmul(&self.weight.t()?)?;
         let flat = match &self.bias {
+            Some(bias) if path == KernelPath::Fused => kernels::bias_add(&flat, bias)?,
             Some(bias) => flat.broadcast_add(bias)?,
             None => flat,
         };

@@ -2,9 +2,10 @@
 //! operations so that gradients reach its gain and bias (candle's fused
 //! versions pass none).
 
-use candle_core::{Module, Tensor, D};
+use candle_core::{Tensor, D};
 use candle_nn::{Init, VarBuilder};
 
+use super::kernels::{self, KernelPath};
 use super::NormKind;
 
 /// Added to the variance before the square root.
@@ -37,8 +38,19 @@ impl Normalization {
     }
 }
 
-impl Module for Normalization {
-    fn forward(&self, input: &Tensor) -> candle_core::Result<Tensor> {
+impl Normalization {
+    /// Normalises `input` over its last dimension, with the fused kernel or
+    /// the composition of candle operations.
+    pub(crate) fn forward(&self, input: &Tensor, path: KernelPath) -> candle_core::Result<Tensor> {
+        if path == KernelPath::Fused {
+            return kernels::norm(
+                input,
+                &self.gain,
+                self.bias.as_ref(),
+                self.kind,
+                EPSILON as f32,
+            );
+        }
         let normalized = match self.kind {
             NormKind::LayerNorm => {
                 let centered = input.broadcast_sub(&input.mean_keepdim(D::Minus1)?)?;
