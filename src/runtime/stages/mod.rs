@@ -4,7 +4,7 @@
 //! | kind | artifacts |
 //! |---|---|
 //! | data | `documents.jsonl`, `statistics.json` |
-//! | tokenizer | `tokenizer.json` |
+//! | tokenizer | `tokenizer.json`, `statistics.json` (per source: formats, mean and longest length in tokens, noise applied) |
 //! | pretrain | `model.safetensors`, `config.json`, `metrics.jsonl` |
 //! | rl | `model.safetensors`, `config.json`, `metrics.jsonl`, `samples.jsonl`, `snapshots/step-N/...` |
 //! | eval | `metrics.jsonl`, `samples.jsonl` |

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::{StageContext, StageError};
-use crate::data::{Level, Tokenizer};
+use crate::data::{Level, Statistics, Tokenizer};
 
 #[derive(Deserialize)]
 struct Parameters {
@@ -19,20 +19,22 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
         "character" => Level::Character,
         _ => Level::Word,
     };
-    let mut texts = Vec::new();
+    let mut documents = Vec::new();
     for role in &parameters.data {
-        texts.extend(
-            context
-                .documents(role)?
-                .iter()
-                .map(|document| document.text()),
-        );
+        documents.extend(context.documents(role)?);
     }
+    let texts: Vec<String> = documents.iter().map(|document| document.text()).collect();
     let tokenizer = Tokenizer::train(level, &texts);
     context.log(&format!(
         "{} tokens in the vocabulary, from {} documents",
         tokenizer.vocab_size(),
         texts.len()
     ));
-    context.write("tokenizer.json", tokenizer.to_json().as_bytes())
+    context.write("tokenizer.json", tokenizer.to_json().as_bytes())?;
+    // Per source: documents per format, mean and longest length in tokens,
+    // noise actually applied.
+    let statistics = Statistics::measure(&documents, &tokenizer);
+    let text = serde_json::to_string_pretty(&statistics)
+        .map_err(|error| StageError::Other(error.to_string()))?;
+    context.write("statistics.json", text.as_bytes())
 }
