@@ -12,6 +12,7 @@ pub mod language;
 mod plan;
 mod pytorch_reference;
 mod report;
+mod runtime;
 mod sampling;
 mod timing;
 mod training;
@@ -47,6 +48,11 @@ pub fn groups() -> Vec<Group> {
             name: "plan",
             about: "plan a 100-point sweep; hash a 1 GiB file next to b3sum and sha256sum",
             run: plan::run,
+        },
+        Group {
+            name: "runtime",
+            about: "a no-op `echolab run`: every stage cached",
+            run: runtime::run,
         },
         training::group(),
         evaluation::group(),
