@@ -135,27 +135,13 @@ fn the_valid_corpus_uses_every_call_and_field_of_the_language() {
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .collect();
     let mut names: Vec<&str> = Vec::new();
-    for calls in [
-        catalog::SOURCES,
-        catalog::MODELS,
-        catalog::OPTIMIZERS,
-        catalog::LEARNING_RATE_SCHEDULES,
-        catalog::KL_SCHEDULES,
-        catalog::ALGORITHMS,
-        catalog::EVALUATION_TIMES,
-    ] {
-        for call in calls {
+    for calls in catalog::CALL_FAMILIES {
+        for call in *calls {
             names.push(call.name);
             names.extend(call.fields.iter().map(|field| field.name));
         }
     }
-    for fields in [
-        catalog::EXPERIMENT_SETTINGS,
-        catalog::PRETRAIN,
-        catalog::RL,
-        catalog::EVAL,
-        catalog::REPORT,
-    ] {
+    for fields in catalog::BLOCKS {
         names.extend(fields.iter().map(|field| field.name));
     }
     names.extend(catalog::PLAIN_METRICS);

@@ -529,13 +529,7 @@ fn every_field_of_the_language_is_covered_by_an_edit() {
             names.extend(call.fields.iter().map(|field| field.name));
         }
     }
-    for fields in [
-        catalog::EXPERIMENT_SETTINGS,
-        catalog::PRETRAIN,
-        catalog::RL,
-        catalog::EVAL,
-        catalog::REPORT,
-    ] {
+    for fields in catalog::BLOCKS {
         names.extend(fields.iter().map(|field| field.name));
     }
     let missing: Vec<&&str> = names

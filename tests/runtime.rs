@@ -7,17 +7,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A throwaway project holding `tests/runtime/mini.echo`.
-fn project() -> tempfile::TempDir {
+/// A throwaway project holding a copy of the experiment file `source`.
+fn project_with(source: &str) -> tempfile::TempDir {
     let directory = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(directory.path().join("lockfiles")).unwrap();
     std::fs::create_dir_all(directory.path().join("experiments")).unwrap();
-    std::fs::copy(
-        "tests/runtime/mini.echo",
-        directory.path().join("experiments/mini.echo"),
-    )
-    .unwrap();
+    let name = Path::new(source).file_name().unwrap();
+    std::fs::copy(source, directory.path().join("experiments").join(name)).unwrap();
     directory
+}
+
+/// A throwaway project holding `tests/runtime/mini.echo`.
+fn project() -> tempfile::TempDir {
+    project_with("tests/runtime/mini.echo")
 }
 
 fn command(root: &Path, arguments: &[&str]) -> Command {
@@ -271,15 +273,7 @@ fn verify_recomputes_and_finds_every_artifact_identical() {
 
 /// A throwaway project holding the smoke version of the default experiment.
 fn smoke_project() -> tempfile::TempDir {
-    let directory = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(directory.path().join("lockfiles")).unwrap();
-    std::fs::create_dir_all(directory.path().join("experiments")).unwrap();
-    std::fs::copy(
-        "experiments/smoke.echo",
-        directory.path().join("experiments/smoke.echo"),
-    )
-    .unwrap();
-    directory
+    project_with("experiments/smoke.echo")
 }
 
 fn stages_that_ran(output: &str) -> std::collections::BTreeSet<String> {

@@ -8,7 +8,11 @@ use std::time::Instant;
 use super::Bench;
 
 /// Runs `echolab run FILE` as a process; its wall time in milliseconds.
-fn time_run(executable: &Path, file: &Path, cache: Option<&Path>) -> anyhow::Result<(bool, f64, String)> {
+fn time_run(
+    executable: &Path,
+    file: &Path,
+    cache: Option<&Path>,
+) -> anyhow::Result<(bool, f64, String)> {
     let mut command = Command::new(executable);
     command.arg("run").arg(file);
     if let Some(cache) = cache {
@@ -17,7 +21,11 @@ fn time_run(executable: &Path, file: &Path, cache: Option<&Path>) -> anyhow::Res
     let start = Instant::now();
     let output = command.output()?;
     let milliseconds = start.elapsed().as_secs_f64() * 1e3;
-    Ok((output.status.success(), milliseconds, String::from_utf8_lossy(&output.stderr).into_owned()))
+    Ok((
+        output.status.success(),
+        milliseconds,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    ))
 }
 
 /// Runs the group.
@@ -28,8 +36,16 @@ pub fn run(bench: &mut Bench) -> anyhow::Result<()> {
     if default.exists() {
         let (ok, _, output) = time_run(&executable, default, None)?;
         if ok && output.lines().any(|line| line.starts_with("0 ran")) {
-            let best = (0..5).filter_map(|_| time_run(&executable, default, None).ok()).map(|(_, ms, _)| ms).fold(f64::INFINITY, f64::min);
-            bench.record("no-op `echolab run` of the default experiment", best, "ms", "target: a few tens of ms");
+            let best = (0..5)
+                .filter_map(|_| time_run(&executable, default, None).ok())
+                .map(|(_, ms, _)| ms)
+                .fold(f64::INFINITY, f64::min);
+            bench.record(
+                "no-op `echolab run` of the default experiment",
+                best,
+                "ms",
+                "target: a few tens of ms",
+            );
             return Ok(());
         }
     }
@@ -38,7 +54,15 @@ pub fn run(bench: &mut Bench) -> anyhow::Result<()> {
     let scratch = tempfile::tempdir()?;
     let (ok, _, output) = time_run(&executable, smoke, Some(scratch.path()))?;
     anyhow::ensure!(ok, "the smoke experiment failed:\n{output}");
-    let best = (0..5).filter_map(|_| time_run(&executable, smoke, Some(scratch.path())).ok()).map(|(_, ms, _)| ms).fold(f64::INFINITY, f64::min);
-    bench.record("no-op `echolab run` of the smoke experiment", best, "ms", "the default experiment is not cached: run it first");
+    let best = (0..5)
+        .filter_map(|_| time_run(&executable, smoke, Some(scratch.path())).ok())
+        .map(|(_, ms, _)| ms)
+        .fold(f64::INFINITY, f64::min);
+    bench.record(
+        "no-op `echolab run` of the smoke experiment",
+        best,
+        "ms",
+        "the default experiment is not cached: run it first",
+    );
     Ok(())
 }

@@ -595,3 +595,18 @@ pub fn preset(name: &str) -> Option<(i64, i64, i64, i64)> {
         config.context as i64,
     ))
 }
+
+/// Every family of calls the language has, for code that walks the whole
+/// catalog (the reference, the coverage tests).
+pub const CALL_FAMILIES: &[&[CallSchema]] = &[
+    SOURCES,
+    MODELS,
+    OPTIMIZERS,
+    LEARNING_RATE_SCHEDULES,
+    KL_SCHEDULES,
+    ALGORITHMS,
+    EVALUATION_TIMES,
+];
+
+/// The fields of every block: experiment settings and each stage kind.
+pub const BLOCKS: &[&[FieldSchema]] = &[EXPERIMENT_SETTINGS, PRETRAIN, RL, EVAL, REPORT];

@@ -138,25 +138,11 @@ mod tests {
             used: BTreeSet::new(),
         };
         let mut all: Vec<&FieldSchema> = Vec::new();
-        for fields in [
-            catalog::EXPERIMENT_SETTINGS,
-            catalog::PRETRAIN,
-            catalog::RL,
-            catalog::EVAL,
-            catalog::REPORT,
-        ] {
-            all.extend(fields);
+        for fields in catalog::BLOCKS {
+            all.extend(fields.iter());
         }
-        for calls in [
-            catalog::SOURCES,
-            catalog::MODELS,
-            catalog::OPTIMIZERS,
-            catalog::LEARNING_RATE_SCHEDULES,
-            catalog::KL_SCHEDULES,
-            catalog::ALGORITHMS,
-            catalog::EVALUATION_TIMES,
-        ] {
-            for call in calls {
+        for calls in catalog::CALL_FAMILIES {
+            for call in *calls {
                 all.extend(call.fields);
             }
         }

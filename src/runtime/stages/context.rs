@@ -51,6 +51,9 @@ pub enum StageError {
     Other(String),
 }
 
+/// Receives `(step, total steps, message)` while a stage computes.
+pub type Progress<'a> = Box<dyn FnMut(u64, u64, &str) + Send + 'a>;
+
 /// Everything one stage computation reads and writes.
 pub struct StageContext<'a> {
     /// The whole plan (to name upstream stages).
@@ -68,7 +71,7 @@ pub struct StageContext<'a> {
     /// The stage's log.
     pub log: Box<dyn std::io::Write + Send + 'a>,
     /// Progress: `(step, total steps, message)`.
-    pub progress: Box<dyn FnMut(u64, u64, &str) + Send + 'a>,
+    pub progress: Progress<'a>,
 }
 
 impl StageContext<'_> {

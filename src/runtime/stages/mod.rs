@@ -16,9 +16,10 @@ mod eval;
 mod pretrain;
 mod report;
 mod rl;
+mod stage_observer;
 mod tokenizer;
 
-pub use context::{StageContext, StageError};
+pub use context::{Progress, StageContext, StageError};
 
 use crate::plan::StageKind;
 

@@ -3,11 +3,12 @@
 
 use serde::Deserialize;
 
+use super::stage_observer::StageObserver;
 use super::{StageContext, StageError};
 use crate::model::ModelConfig;
 use crate::training::{
-    pretrain, AdamWConfig, DecayKind, HeldOutLoss, LearningRateSchedule, Observer, PretrainConfig,
-    PretrainData, SourceDocuments, StepReport, Warmup,
+    pretrain, AdamWConfig, DecayKind, LearningRateSchedule, PretrainConfig, PretrainData,
+    SourceDocuments, Warmup,
 };
 
 /// How many documents of each source are held out for the per-source loss:
@@ -129,51 +130,6 @@ pub(crate) fn schedule(value: &serde_json::Value) -> Result<LearningRateSchedule
     })
 }
 
-/// Reports training progress to the stage's progress line and log.
-struct StageObserver<'a, 'b> {
-    context: &'a mut StageContext<'b>,
-}
-
-impl Observer for StageObserver<'_, '_> {
-    fn started(&mut self, total_steps: u64, first_step: u64) {
-        if first_step > 0 {
-            self.context
-                .log(&format!("resuming at step {first_step} of {total_steps}"));
-        }
-        (self.context.progress)(first_step, total_steps, "");
-    }
-
-    fn step(&mut self, report: &StepReport) {
-        let message = format!(
-            "loss {:.3}  {:.0} tokens/s",
-            report.loss, report.tokens_per_second
-        );
-        (self.context.progress)(report.step, report.total_steps, &message);
-        if report.step % 50 == 0 {
-            self.context.log(&format!(
-                "step {}/{}  {message}",
-                report.step, report.total_steps
-            ));
-        }
-    }
-
-    fn evaluated(&mut self, step: u64, losses: &[HeldOutLoss]) {
-        let losses: Vec<String> = losses
-            .iter()
-            .map(|loss| {
-                format!(
-                    "{} {}",
-                    loss.source,
-                    loss.loss
-                        .map_or("-".to_string(), |value| format!("{value:.3}"))
-                )
-            })
-            .collect();
-        self.context
-            .log(&format!("step {step}: held-out loss {}", losses.join(", ")));
-    }
-}
-
 /// Trains, resuming from the work folder's checkpoint if there is one, and
 /// copies `model.safetensors`, `config.json` and `metrics.jsonl` out.
 pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
@@ -231,6 +187,7 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
     let outcome = {
         let mut observer = StageObserver {
             context: &mut *context,
+            log_every: 50,
         };
         pretrain(&config, &data, &work, &mut observer)?
     };

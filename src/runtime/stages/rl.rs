@@ -1,37 +1,9 @@
 //! RL stages: the stage's parameters and upstream artifacts turned into
 //! [`training::rl::run`](crate::training::rl::run)'s inputs.
 
+use super::stage_observer::StageObserver;
 use super::{StageContext, StageError};
 use crate::training::rl::{run as run_rl, RlConfig, RlInputs};
-use crate::training::{HeldOutLoss, Observer, StepReport};
-
-/// Reports RL progress to the stage's progress line and log.
-struct StageObserver<'a, 'b> {
-    context: &'a mut StageContext<'b>,
-}
-
-impl Observer for StageObserver<'_, '_> {
-    fn started(&mut self, total_steps: u64, first_step: u64) {
-        if first_step > 0 {
-            self.context
-                .log(&format!("resuming at step {first_step} of {total_steps}"));
-        }
-        (self.context.progress)(first_step, total_steps, "");
-    }
-
-    fn step(&mut self, report: &StepReport) {
-        let message = format!("loss {:.3}", report.loss);
-        (self.context.progress)(report.step, report.total_steps, &message);
-        self.context.log(&format!(
-            "step {}/{}  {message}",
-            report.step, report.total_steps
-        ));
-    }
-
-    fn evaluated(&mut self, step: u64, losses: &[HeldOutLoss]) {
-        let _ = (step, losses);
-    }
-}
 
 /// Every file below `folder`, relative to it, except checkpoints.
 fn artifacts_below(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -91,6 +63,7 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
     let outcome = {
         let mut observer = StageObserver {
             context: &mut *context,
+            log_every: 1,
         };
         run_rl(&config, &inputs, &work, &mut observer)
             .map_err(|error| StageError::Other(error.to_string()))?
