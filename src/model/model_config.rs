@@ -104,13 +104,13 @@ impl ModelConfig {
                 return Err(ModelError::ZeroSize { field });
             }
         }
-        if self.width % self.heads != 0 {
+        if !self.width.is_multiple_of(self.heads) {
             return Err(ModelError::HeadsDoNotDivideWidth {
                 heads: self.heads,
                 width: self.width,
             });
         }
-        if self.positions == Positions::Rope && self.head_width() % 2 != 0 {
+        if self.positions == Positions::Rope && !self.head_width().is_multiple_of(2) {
             return Err(ModelError::OddRotaryHeadWidth {
                 head_width: self.head_width(),
             });

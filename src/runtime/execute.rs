@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::stages::{compute, StageContext, StageError};
+use super::stages::{compute, Progress, StageContext, StageError};
 use super::{Cache, Entry};
 use crate::plan::{Plan, Stage};
 
@@ -64,7 +64,7 @@ pub fn execute(
     stage: &Stage,
     plan: &Plan,
     places: &Places<'_>,
-    progress: Box<dyn FnMut(u64, u64, &str) + Send + '_>,
+    progress: Progress<'_>,
 ) -> Result<Execution, StageError> {
     let target = places.target;
     let locks = target.locks();

@@ -68,8 +68,11 @@ pub struct StageContext<'a> {
     /// The stage's log.
     pub log: Box<dyn std::io::Write + Send + 'a>,
     /// Progress: `(step, total steps, message)`.
-    pub progress: Box<dyn FnMut(u64, u64, &str) + Send + 'a>,
+    pub progress: Progress<'a>,
 }
+
+/// A stage's progress callback: `(step, total steps, message)`.
+pub type Progress<'a> = Box<dyn FnMut(u64, u64, &str) + Send + 'a>;
 
 impl StageContext<'_> {
     /// A line in the stage's log.

@@ -18,7 +18,7 @@ mod report;
 mod rl;
 mod tokenizer;
 
-pub use context::{StageContext, StageError};
+pub use context::{Progress, StageContext, StageError};
 
 use crate::plan::StageKind;
 

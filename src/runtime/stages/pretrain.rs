@@ -149,7 +149,7 @@ impl Observer for StageObserver<'_, '_> {
             report.loss, report.tokens_per_second
         );
         (self.context.progress)(report.step, report.total_steps, &message);
-        if report.step % 50 == 0 {
+        if report.step.is_multiple_of(50) {
             self.context.log(&format!(
                 "step {}/{}  {message}",
                 report.step, report.total_steps
