@@ -67,7 +67,9 @@ impl StageKind {
             StageKind::Pretrain => 2,
             StageKind::Rl => 2,
             StageKind::Eval => 2,
-            StageKind::Report => 1,
+            // 2: metrics values are parsed correctly rounded (serde_json's
+            // `float_roundtrip`), so `metrics.csv` repeats them exactly.
+            StageKind::Report => 2,
         }
     }
 }
