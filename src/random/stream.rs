@@ -138,9 +138,16 @@ mod tests {
         let stream = Stream::new(42);
         assert_eq!(
             [stream.at(0), stream.at(1), stream.at(2)],
-            [0x6f36_a210_7b7c_1110, 0x6547_2023_c504_4732, 0x4ba0_45be_9379_bf36]
+            [
+                0x6f36_a210_7b7c_1110,
+                0x6547_2023_c504_4732,
+                0x4ba0_45be_9379_bf36
+            ]
         );
-        assert_eq!(Stream::new(7).derive(&[1, 2, 3]).at(0), 0x44b7_0765_2b69_a8b0);
+        assert_eq!(
+            Stream::new(7).derive(&[1, 2, 3]).at(0),
+            0x44b7_0765_2b69_a8b0
+        );
         let mut walking = Stream::new(42);
         assert_eq!(walking.next_u64(), stream.at(0));
     }
