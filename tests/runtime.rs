@@ -44,11 +44,17 @@ fn run(root: &Path, arguments: &[&str]) -> (bool, String) {
     )
 }
 
-/// The recorded outputs of every stage, from the lockfile.
+/// The recorded outputs of every stage of `mini`, from the lockfile.
 fn outputs(root: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
-    let lock = echolab::lockfile::Lockfile::read(&root.join("lockfiles/mini.lock"))
-        .unwrap()
-        .unwrap();
+    outputs_of(root, "mini")
+}
+
+/// The recorded outputs of every stage of `experiment`, from its lockfile.
+fn outputs_of(root: &Path, experiment: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    let lock =
+        echolab::lockfile::Lockfile::read(&root.join(format!("lockfiles/{experiment}.lock")))
+            .unwrap()
+            .unwrap();
     lock.stages
         .into_iter()
         .map(|(name, record)| (name, record.outputs))
@@ -217,6 +223,64 @@ fn a_run_killed_during_pretraining_resumes_to_the_same_bytes() {
         "the second run did not resume:\n{log}"
     );
     assert_eq!(outputs(root), reference_outputs());
+    assert_no_partial_entry(root);
+}
+
+/// The outputs of an uninterrupted run of `tests/runtime/mini_rl.echo`.
+fn reference_rl_outputs() -> BTreeMap<String, BTreeMap<String, String>> {
+    let directory = project_with("tests/runtime/mini_rl.echo");
+    let (ok, output) = run(directory.path(), &["run", "experiments/mini_rl.echo"]);
+    assert!(ok, "{output}");
+    outputs_of(directory.path(), "mini_rl")
+}
+
+#[test]
+fn a_run_killed_during_rl_resumes_to_the_same_bytes() {
+    let directory = project_with("tests/runtime/mini_rl.echo");
+    let root = directory.path();
+    let mut child = command(root, &["run", "experiments/mini_rl.echo"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The RL stage's work folder is the only one holding `state.json` files
+    // with RL state; wait for its second checkpoint (step 4 of 12), then kill.
+    let work = root.join(".echolab/cache/work");
+    wait_for(
+        &mut child,
+        || {
+            std::fs::read_dir(&work).is_ok_and(|listing| {
+                listing.flatten().any(|entry| {
+                    entry
+                        .path()
+                        .join("checkpoints/step-00000004/state.json")
+                        .exists()
+                        && std::fs::read_to_string(entry.path().join("checkpoints/latest.json"))
+                            .is_ok_and(|pointer| pointer.contains("step-00000004"))
+                })
+            })
+        },
+        "the RL stage's checkpoint at step 4",
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_no_partial_entry(root);
+    let (ok, output) = run(root, &["run", "experiments/mini_rl.echo"]);
+    assert!(ok, "{output}");
+    assert!(
+        stages_that_ran(&output) == ["tuned".to_string()].into_iter().collect(),
+        "only the RL stage should run again:\n{output}"
+    );
+    let log = std::fs::read_dir(root.join(".echolab/logs/mini_rl"))
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("tuned."))
+        .map(|entry| std::fs::read_to_string(entry.path()).unwrap())
+        .collect::<String>();
+    assert!(
+        log.contains("resuming at step "),
+        "the RL stage did not resume from its checkpoint:\n{log}"
+    );
+    assert_eq!(outputs_of(root, "mini_rl"), reference_rl_outputs());
     assert_no_partial_entry(root);
 }
 
