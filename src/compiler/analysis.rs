@@ -217,6 +217,15 @@ pub(super) fn analyse(
     // Unused definitions are reported once the file has no error: an error
     // often hides the reference that would have used them.
     if context.warn_unused && !has_errors {
+        // A definition that only a sweep refers to (`sweep base.data = [a, b]`)
+        // is used by the sweep's points.
+        for statement in statements {
+            if let Statement::Sweep(sweep) = statement {
+                for value in sweep.axes.iter().flat_map(|axis| &axis.values) {
+                    collect_referenced_names(value, &mut checker.used);
+                }
+            }
+        }
         for statement in statements {
             if let Statement::Definition(definition) = statement {
                 // Definitions shared through `use` serve many experiments;
@@ -579,5 +588,34 @@ fn check_rl_cycles(stages: &[&Stage], diagnostics: &mut Vec<Diagnostic>) {
             chain.push(next.clone());
             current = next;
         }
+    }
+}
+
+/// Adds the first name of every path inside `expression` to `names`.
+fn collect_referenced_names(expression: &Expression, names: &mut BTreeSet<String>) {
+    match &expression.kind {
+        ExpressionKind::Path(path) => {
+            if let Some(first) = path.first() {
+                names.insert(first.text.clone());
+            }
+        }
+        ExpressionKind::Call(call) => {
+            for argument in &call.arguments {
+                collect_referenced_names(&argument.value, names);
+            }
+        }
+        ExpressionKind::List(items) | ExpressionKind::Tuple(items) | ExpressionKind::Sum(items) => {
+            for item in items {
+                collect_referenced_names(item, names);
+            }
+        }
+        ExpressionKind::Product(left, right) => {
+            collect_referenced_names(left, names);
+            collect_referenced_names(right, names);
+        }
+        ExpressionKind::Quantity(_)
+        | ExpressionKind::String(_)
+        | ExpressionKind::Range(..)
+        | ExpressionKind::Metric(..) => {}
     }
 }
