@@ -1,7 +1,8 @@
-//! [`Checkpoint`]: the resumable state of a run, written so that a kill at
-//! any moment leaves a complete checkpoint.
+//! [`Checkpoint`]: the resumable state of a run (pretraining or RL), written
+//! so that a kill at any moment leaves a complete checkpoint.
 //!
-//! Layout under the work directory:
+//! Layout under the work directory (`state.json` holds the run kind's own
+//! state type, [`CheckpointState`] for pretraining):
 //!
 //! ```text
 //! checkpoints/
@@ -19,6 +20,7 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::atomic_file::{sync_directory, write_atomically};
@@ -45,6 +47,29 @@ pub struct CheckpointState {
     pub fingerprint: String,
 }
 
+/// What a run kind keeps in `state.json`: serialisable, versioned, and
+/// knowing its step.
+pub trait CheckpointStateFormat: Serialize + DeserializeOwned + Clone {
+    /// The layout version this echolab writes and reads.
+    const FORMAT_VERSION: u32;
+    /// The layout version recorded in this state.
+    fn format_version(&self) -> u32;
+    /// Steps completed when the checkpoint was written.
+    fn step(&self) -> u64;
+}
+
+impl CheckpointStateFormat for CheckpointState {
+    const FORMAT_VERSION: u32 = CHECKPOINT_FORMAT_VERSION;
+
+    fn format_version(&self) -> u32 {
+        self.format_version
+    }
+
+    fn step(&self) -> u64 {
+        self.step
+    }
+}
+
 /// Where `latest.json` points.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,13 +77,13 @@ struct Pointer {
     directory: String,
 }
 
-/// A complete checkpoint found on disk.
+/// A complete checkpoint found on disk, with its run kind's state.
 #[derive(Debug, Clone)]
-pub struct Checkpoint {
+pub struct Checkpoint<State = CheckpointState> {
     /// The checkpoint's directory.
     pub directory: PathBuf,
     /// Its state.
-    pub state: CheckpointState,
+    pub state: State,
 }
 
 /// The folder of checkpoints under `work_dir`.
@@ -70,7 +95,7 @@ fn step_directory_name(step: u64) -> String {
     format!("step-{step:08}")
 }
 
-impl Checkpoint {
+impl<State: CheckpointStateFormat> Checkpoint<State> {
     /// The weights file of this checkpoint.
     pub fn weights_path(&self) -> PathBuf {
         self.directory.join("weights.safetensors")
@@ -84,13 +109,13 @@ impl Checkpoint {
     /// Writes a checkpoint under `work_dir` and makes it the latest.
     pub fn write(
         work_dir: &Path,
-        state: &CheckpointState,
+        state: &State,
         weights: &[u8],
         optimizer: &[u8],
-    ) -> Result<Checkpoint, TrainingError> {
+    ) -> Result<Checkpoint<State>, TrainingError> {
         let root = checkpoints_directory(work_dir);
         std::fs::create_dir_all(&root).map_err(TrainingError::io(&root))?;
-        let name = step_directory_name(state.step);
+        let name = step_directory_name(state.step());
         let temporary = root.join(format!(".tmp-{name}"));
         if temporary.exists() {
             std::fs::remove_dir_all(&temporary).map_err(TrainingError::io(&temporary))?;
@@ -121,7 +146,7 @@ impl Checkpoint {
     }
 
     /// The latest complete checkpoint under `work_dir`, if any.
-    pub fn latest(work_dir: &Path) -> Result<Option<Checkpoint>, TrainingError> {
+    pub fn latest(work_dir: &Path) -> Result<Option<Checkpoint<State>>, TrainingError> {
         let root = checkpoints_directory(work_dir);
         let pointer_path = root.join("latest.json");
         let bytes = match std::fs::read(&pointer_path) {
@@ -144,14 +169,15 @@ impl Checkpoint {
         let directory = root.join(&pointer.directory);
         let state_path = directory.join("state.json");
         let state_bytes = std::fs::read(&state_path).map_err(TrainingError::io(&state_path))?;
-        let state: CheckpointState = serde_json::from_slice(&state_bytes)
+        let state: State = serde_json::from_slice(&state_bytes)
             .map_err(|error| malformed(&state_path, error.to_string()))?;
-        if state.format_version != CHECKPOINT_FORMAT_VERSION {
+        if state.format_version() != State::FORMAT_VERSION {
             return Err(malformed(
                 &state_path,
                 format!(
-                    "format version {} (this echolab reads {CHECKPOINT_FORMAT_VERSION})",
-                    state.format_version
+                    "format version {} (this echolab reads {})",
+                    state.format_version(),
+                    State::FORMAT_VERSION
                 ),
             ));
         }

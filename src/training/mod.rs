@@ -28,7 +28,8 @@ mod training_error;
 pub use adam_w::{AdamW, AdamWConfig};
 pub use atomic_file::write_atomically;
 pub use checkpoint::{
-    checkpoints_directory, Checkpoint, CheckpointState, CHECKPOINT_FORMAT_VERSION,
+    checkpoints_directory, Checkpoint, CheckpointState, CheckpointStateFormat,
+    CHECKPOINT_FORMAT_VERSION,
 };
 pub use gradient_clipping::{clip_factor, global_norm};
 pub use learning_rate_schedule::{DecayKind, LearningRateSchedule, Warmup};

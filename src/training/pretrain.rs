@@ -142,7 +142,7 @@ pub fn pretrain(
     let batch = config.batch_size;
 
     let mut first_step = 0;
-    let resumed_from = match Checkpoint::latest(work_dir)? {
+    let resumed_from = match Checkpoint::<CheckpointState>::latest(work_dir)? {
         Some(checkpoint) => {
             if checkpoint.state.fingerprint != fingerprint {
                 return Err(TrainingError::CheckpointMismatch {

@@ -14,13 +14,9 @@
 //!     state.json                RlCheckpointState
 //! ```
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-
 use serde::{Deserialize, Serialize};
 
-use super::RlError;
-use crate::training::write_atomically;
+use crate::training::{Checkpoint, CheckpointStateFormat};
 
 /// The version of the RL checkpoint layout; bump it on any change.
 pub const RL_CHECKPOINT_FORMAT_VERSION: u32 = 1;
@@ -56,127 +52,21 @@ pub struct RlCheckpointState {
     pub fingerprint: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Pointer {
-    directory: String,
-}
+impl CheckpointStateFormat for RlCheckpointState {
+    const FORMAT_VERSION: u32 = RL_CHECKPOINT_FORMAT_VERSION;
 
-/// A complete RL checkpoint found on disk.
-#[derive(Debug, Clone)]
-pub struct RlCheckpoint {
-    /// The checkpoint's directory.
-    pub directory: PathBuf,
-    /// Its state.
-    pub state: RlCheckpointState,
-}
-
-fn root(work_dir: &Path) -> PathBuf {
-    work_dir.join("checkpoints")
-}
-
-fn sync_directory(directory: &Path) -> Result<(), RlError> {
-    File::open(directory)
-        .and_then(|handle| handle.sync_all())
-        .map_err(RlError::io(directory))
-}
-
-impl RlCheckpoint {
-    /// The weights file.
-    pub fn weights_path(&self) -> PathBuf {
-        self.directory.join("weights.safetensors")
+    fn format_version(&self) -> u32 {
+        self.format_version
     }
 
-    /// The optimizer-moments file.
-    pub fn optimizer_path(&self) -> PathBuf {
-        self.directory.join("optimizer.safetensors")
-    }
-
-    /// Writes a checkpoint under `work_dir` and makes it the latest.
-    pub fn write(
-        work_dir: &Path,
-        state: &RlCheckpointState,
-        weights: &[u8],
-        optimizer: &[u8],
-    ) -> Result<(), RlError> {
-        let root = root(work_dir);
-        std::fs::create_dir_all(&root).map_err(RlError::io(&root))?;
-        let name = format!("step-{:08}", state.step);
-        let temporary = root.join(format!(".tmp-{name}"));
-        if temporary.exists() {
-            std::fs::remove_dir_all(&temporary).map_err(RlError::io(&temporary))?;
-        }
-        std::fs::create_dir(&temporary).map_err(RlError::io(&temporary))?;
-        write_atomically(&temporary.join("weights.safetensors"), weights)?;
-        write_atomically(&temporary.join("optimizer.safetensors"), optimizer)?;
-        write_atomically(
-            &temporary.join("state.json"),
-            &serde_json::to_vec_pretty(state)?,
-        )?;
-        let directory = root.join(&name);
-        if directory.exists() {
-            std::fs::remove_dir_all(&directory).map_err(RlError::io(&directory))?;
-        }
-        std::fs::rename(&temporary, &directory).map_err(RlError::io(&directory))?;
-        sync_directory(&root)?;
-        let pointer = Pointer {
-            directory: name.clone(),
-        };
-        write_atomically(&root.join("latest.json"), &serde_json::to_vec(&pointer)?)?;
-        for entry in std::fs::read_dir(&root).map_err(RlError::io(&root))? {
-            let entry = entry.map_err(RlError::io(&root))?;
-            let file_name = entry.file_name();
-            if file_name == name.as_str() || file_name == "latest.json" {
-                continue;
-            }
-            let path = entry.path();
-            if path.is_dir() {
-                std::fs::remove_dir_all(&path).map_err(RlError::io(&path))?;
-            } else {
-                std::fs::remove_file(&path).map_err(RlError::io(&path))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The latest complete checkpoint under `work_dir`, if any.
-    pub fn latest(work_dir: &Path) -> Result<Option<RlCheckpoint>, RlError> {
-        let root = root(work_dir);
-        let pointer_path = root.join("latest.json");
-        let bytes = match std::fs::read(&pointer_path) {
-            Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(RlError::io(&pointer_path)(error)),
-        };
-        let malformed = |path: &Path, reason: String| RlError::MalformedCheckpoint {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let pointer: Pointer = serde_json::from_slice(&bytes)
-            .map_err(|error| malformed(&pointer_path, error.to_string()))?;
-        if pointer.directory.contains(['/', '\\']) || pointer.directory.starts_with('.') {
-            return Err(malformed(
-                &pointer_path,
-                format!("bad directory `{}`", pointer.directory),
-            ));
-        }
-        let directory = root.join(&pointer.directory);
-        let state_path = directory.join("state.json");
-        let state_bytes = std::fs::read(&state_path).map_err(RlError::io(&state_path))?;
-        let state: RlCheckpointState = serde_json::from_slice(&state_bytes)
-            .map_err(|error| malformed(&state_path, error.to_string()))?;
-        if state.format_version != RL_CHECKPOINT_FORMAT_VERSION {
-            return Err(malformed(
-                &state_path,
-                format!(
-                    "format version {} (this echolab reads {RL_CHECKPOINT_FORMAT_VERSION})",
-                    state.format_version
-                ),
-            ));
-        }
-        Ok(Some(RlCheckpoint { directory, state }))
+    fn step(&self) -> u64 {
+        self.step
     }
 }
+
+/// A complete RL checkpoint found on disk: the pretraining checkpoint's
+/// layout and write protocol with the RL state.
+pub type RlCheckpoint = Checkpoint<RlCheckpointState>;
 
 #[cfg(test)]
 mod tests {
