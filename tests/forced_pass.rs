@@ -144,6 +144,26 @@ fn forced_rows_appear_for_every_format_and_answers_stay_in_their_format() {
         std::fs::read(&second.metrics_path).unwrap(),
         "metrics.jsonl differs between runs"
     );
+    assert_eq!(
+        std::fs::read(&first.samples_path).unwrap(),
+        std::fs::read(&second.samples_path).unwrap(),
+        "samples.jsonl differs between runs"
+    );
+    // `samples.jsonl`: the forced answers of the first four problems per
+    // format (no sampled answers are asked for here).
+    let samples: Vec<serde_json::Value> = std::fs::read_to_string(&first.samples_path)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(samples.len(), 3 * 4);
+    for (index, sample) in samples.iter().enumerate() {
+        let format = Format::ALL[index / 4];
+        assert_eq!(sample["forced"], format.name());
+        assert_eq!(sample["problem"], index % 4);
+        let completion = sample["completion"].as_str().unwrap();
+        assert!(completion.starts_with(echolab::data::solution_opening(format)));
+    }
     let text = std::fs::read_to_string(&first.metrics_path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
@@ -240,8 +260,10 @@ fn child_forced_evaluation() {
     let mut config = config();
     config.evaluation.metrics = vec![Metric::ForcedPassAtOne];
     let outcome = evaluate_checkpoints(&config, &inputs(&checkpoint), work.path()).unwrap();
-    let bytes = std::fs::read(&outcome.metrics_path).unwrap();
-    println!("{CHILD_DIGEST}={}", blake3::hash(&bytes).to_hex());
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&std::fs::read(&outcome.metrics_path).unwrap());
+    hasher.update(&std::fs::read(&outcome.samples_path).unwrap());
+    println!("{CHILD_DIGEST}={}", hasher.finalize().to_hex());
 }
 
 #[test]

@@ -80,6 +80,9 @@ struct SampleRow<'a> {
     set: &'a str,
     problem: usize,
     sample: usize,
+    /// The format the answer was forced into (`forced_pass@1`'s answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forced: Option<&'static str>,
     question: &'a str,
     completion: &'a str,
     format: &'static str,
@@ -145,6 +148,8 @@ pub fn evaluate_checkpoints(
             };
             // Per format of `forcings`: the fraction solved in that format.
             let mut forced = Vec::with_capacity(forcings.len());
+            // Written to `samples.jsonl` after the sampled answers.
+            let mut forced_samples = String::new();
             for forcing in &forcings {
                 let answers = forcing.answer_greedily(
                     &model,
@@ -154,6 +159,21 @@ pub fn evaluate_checkpoints(
                     eos,
                     &decode,
                 )?;
+                for (problem, answer) in answers.iter().enumerate().take(LOGGED_PROBLEMS) {
+                    let row = SampleRow {
+                        step,
+                        set: &set.name,
+                        problem,
+                        sample: 0,
+                        forced: Some(forcing.format.name()),
+                        question: &set.problems[problem].question,
+                        completion: &answer.text,
+                        format: answer.grade.format.name(),
+                        correct: answer.solved,
+                    };
+                    forced_samples.push_str(&serde_json::to_string(&row)?);
+                    forced_samples.push('\n');
+                }
                 let solved = answers.iter().filter(|answer| answer.solved).count();
                 forced.push((
                     forcing.format.name(),
@@ -183,6 +203,7 @@ pub fn evaluate_checkpoints(
                             set: &set.name,
                             problem,
                             sample: 0,
+                            forced: None,
                             question: &set.problems[problem].question,
                             completion: &completion.text,
                             format: graded.format.name(),
@@ -196,6 +217,7 @@ pub fn evaluate_checkpoints(
             } else {
                 None
             };
+            samples_text.push_str(&forced_samples);
             let kl = match (&reference, &sampled) {
                 (Some((reference_model, _)), Some((completions, _))) => {
                     Some(set.mean_kl(reference_model, completions, eos)?)
