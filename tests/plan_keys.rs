@@ -414,6 +414,11 @@ const EDITS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "sets = [questions]",
+        "sets = [questions]\n    metrics = [pass@1, forced_pass@1]",
+        &["main:base", "main:tuned"],
+    ),
+    (
+        "sets = [questions]",
         "sets = [questions]\n    samples = 32",
         &["main:base", "main:tuned"],
     ),

@@ -12,8 +12,11 @@ pub const FORMATS: &[&str] = &["code", "code_text", "prose"];
 pub const PRESETS: &[&str] = &["tiny", "small", "medium"];
 /// Metric names that take no `@k`.
 pub const PLAIN_METRICS: &[&str] = &["format_share", "format_accuracy", "length", "entropy", "kl"];
-/// Metric names written `name@k`.
-pub const METRICS_AT_K: &[&str] = &["pass", "maj"];
+/// Metric names written `name@k`. `forced_pass` is greedy, so its only
+/// `k` is 1 (the checker says so).
+pub const METRICS_AT_K: &[&str] = &["pass", "forced_pass", "maj"];
+/// Metrics written `name@k` whose only `k` is 1.
+pub const METRICS_AT_ONE: &[&str] = &["forced_pass"];
 
 /// The settings of an `experiment` block.
 pub const EXPERIMENT_SETTINGS: &[FieldSchema] = &[
@@ -544,7 +547,7 @@ pub const RL: &[FieldSchema] = &[
 pub const EVAL: &[FieldSchema] = &[
     field("models", Type::List(&Type::Reference(CHECKPOINTS)), Required, "The stages whose checkpoints are evaluated."),
     field("sets", Type::List(&Type::Source), Required, "The evaluation sets."),
-    field("metrics", Type::List(&Type::Metric), Value("[pass@1, format_share, format_accuracy]"), "What to measure: `pass@k`, `maj@k`, `format_share`, `format_accuracy`, `length`, `entropy`, `kl`."),
+    field("metrics", Type::List(&Type::Metric), Value("[pass@1, format_share, format_accuracy]"), "What to measure: `pass@k`, `forced_pass@1` (per format, greedy answers forced into it: `code` and `code_text` prefilled with their opening, `prose` barred from starting another's), `maj@k`, `format_share`, `format_accuracy`, `length`, `entropy`, `kl`."),
     field("at", Type::Call(EVALUATION_TIMES), Value("log_steps(8)"), "Which RL steps to evaluate (pretraining stages: the final checkpoint)."),
     field("samples", Type::Integer { minimum: 1, maximum: 4096 }, Value("16"), "Answers sampled per question for `pass@k`, `maj@k` and shares."),
     field("temperature", above(0.0), Value("1.0"), "Sampling temperature (`pass@1` is greedy)."),

@@ -521,6 +521,14 @@ impl Checker<'_> {
                     );
                     return None;
                 }
+                if *k != 1 && catalog::METRICS_AT_ONE.contains(&name.text.as_str()) {
+                    self.error_with(
+                        expression.span,
+                        format!("`{}@{k}` is greedy: its only k is 1", name.text),
+                        Some(format!("write `{}@1`", name.text)),
+                    );
+                    return None;
+                }
                 Some(Value::Metric(name.text.clone(), *k))
             }
             _ => match single_name(expression) {
@@ -528,14 +536,19 @@ impl Checker<'_> {
                     Some(Value::Metric(name.to_string(), 0))
                 }
                 Some(name) => {
-                    let all = catalog::PLAIN_METRICS
-                        .iter()
-                        .copied()
-                        .chain(["pass@1", "maj@8"]);
+                    let all = catalog::PLAIN_METRICS.iter().copied().chain([
+                        "pass@1",
+                        "forced_pass@1",
+                        "maj@8",
+                    ]);
                     let hint = did_you_mean(name, all).or_else(|| {
-                        catalog::METRICS_AT_K
-                            .contains(&name)
-                            .then(|| format!("write `{name}@k`, for example `{name}@8`"))
+                        if catalog::METRICS_AT_ONE.contains(&name) {
+                            Some(format!("write `{name}@1`"))
+                        } else {
+                            catalog::METRICS_AT_K
+                                .contains(&name)
+                                .then(|| format!("write `{name}@k`, for example `{name}@8`"))
+                        }
                     });
                     self.error_with(expression.span, format!("unknown metric `{name}`"), hint);
                     None

@@ -11,7 +11,7 @@
 //! | `problem.rs` | [`Problem`], [`Given`], [`Step`]: a problem independent of format |
 //! | `story.rs` | [`Story`]: how one synthetic problem is told |
 //! | `synthetic_source.rs` | [`SyntheticSource`]: seeded, split, noisy generation |
-//! | `renderer.rs` | [`render`]: a problem in code, code_text or prose |
+//! | `renderer.rs` | [`render`]: a problem in code, code_text or prose; [`solution_opening`] |
 //! | `noise.rs` | [`corrupt`], [`Mistake`]: realistic wrong solutions |
 //! | `split.rs`, `document.rs` | [`Split`], [`Document`] |
 //! | `gsm8k.rs` | [`gsm8k`]: GSM8K's calculator annotations turned into problems |
@@ -46,7 +46,10 @@ pub use noise::{corrupt, Mistake};
 pub use number::Number;
 pub use operation::Operation;
 pub use problem::{Given, Problem, Step};
-pub use renderer::{closing_sentence, render, RenderOptions, CODE_TEXT_OPENING};
+pub use renderer::{
+    closing_sentence, render, solution_opening, RenderOptions, CODE_SOLUTION_OPENING,
+    CODE_TEXT_OPENING, CODE_TEXT_SOLUTION_OPENING,
+};
 pub use shard::{read_shard, write_shard};
 pub use split::Split;
 pub use statistics::{SourceStatistics, Statistics};

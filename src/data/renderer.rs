@@ -15,6 +15,11 @@
 //! small Python interpreter can run it. Formats are told apart by a simple
 //! rule: code contains `def simple_math_problem`, code_text contains
 //! `<llm-code>`, prose contains neither.
+//!
+//! [`solution_opening`] is the text every solution of a format starts with
+//! (code and code_text have one, prose has none). The renderers write it
+//! from the same constants, so the evaluation's format forcing, which
+//! prefills an answer with it, cannot drift from the training data.
 
 use super::{Expression, Format, Number, Operation, Problem};
 
@@ -34,6 +39,25 @@ impl Default for RenderOptions {
 
 /// The line every `code_text` solution starts with.
 pub const CODE_TEXT_OPENING: &str = "Let's solve this problem using Python code.";
+
+/// The first line of every `code` solution (with its newline): the
+/// function's name and signature never vary, with or without a docstring.
+pub const CODE_SOLUTION_OPENING: &str = "def simple_math_problem() -> int:\n";
+
+/// The text every `code_text` solution starts with: [`CODE_TEXT_OPENING`],
+/// a newline and the line that opens the code block.
+pub const CODE_TEXT_SOLUTION_OPENING: &str =
+    "Let's solve this problem using Python code.\n<llm-code>\n";
+
+/// The text every solution in `format` starts with; empty for prose, whose
+/// first sentence depends on the problem.
+pub fn solution_opening(format: Format) -> &'static str {
+    match format {
+        Format::Code => CODE_SOLUTION_OPENING,
+        Format::CodeText => CODE_TEXT_SOLUTION_OPENING,
+        Format::Prose => "",
+    }
+}
 
 /// The solution of `problem` in `format`; `None` if its arithmetic fails
 /// (a division by zero), which the sources never produce.
@@ -103,7 +127,7 @@ fn answer_name(problem: &Problem) -> String {
 }
 
 fn render_code(problem: &Problem, options: RenderOptions) -> String {
-    let mut out = String::from("def simple_math_problem() -> int:\n");
+    let mut out = String::from(CODE_SOLUTION_OPENING);
     let quotable = !problem.question.contains("\"\"\"") && !problem.question.contains('\\');
     if options.docstring && quotable {
         out.push_str(&format!(
@@ -121,7 +145,7 @@ fn render_code(problem: &Problem, options: RenderOptions) -> String {
 
 fn render_code_text(problem: &Problem, answer: Number) -> String {
     format!(
-        "{CODE_TEXT_OPENING}\n<llm-code>\n{}{}\n</llm-code>\n<llm-code-output>\n{answer}\n</llm-code-output>\n{}",
+        "{CODE_TEXT_SOLUTION_OPENING}{}{}\n</llm-code>\n<llm-code-output>\n{answer}\n</llm-code-output>\n{}",
         assignments(problem, ""),
         answer_name(problem),
         closing_sentence(answer)
@@ -157,4 +181,35 @@ fn render_prose(problem: &Problem, values: &[Number], answer: Number) -> String 
     }
     out.push_str(&closing_sentence(answer));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::SyntheticSource;
+
+    #[test]
+    fn every_solution_starts_with_its_formats_opening() {
+        assert!(CODE_TEXT_SOLUTION_OPENING.starts_with(&format!("{CODE_TEXT_OPENING}\n")));
+        for format in Format::ALL {
+            for docstring in [true, false] {
+                let mut source = SyntheticSource::new(3, Some(format), 40);
+                source.noise = 0.5;
+                source.difficulty = 1..=4;
+                source.render = RenderOptions { docstring };
+                let documents = source.generate().unwrap();
+                assert_eq!(documents.len(), 40);
+                for document in documents {
+                    let solution = document.solution.unwrap();
+                    assert!(
+                        solution.starts_with(solution_opening(format)),
+                        "{format}: {solution}"
+                    );
+                    if format == Format::Prose {
+                        assert!(!solution.starts_with("def ") && !solution.starts_with("Let's"));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -3,7 +3,10 @@
 //!
 //! For each step and set: greedy answers for pass@1, and `samples`
 //! sampled answers per problem (temperature, top-p) for everything else,
-//! all graded with [`grade`](super::grade). Sampling uses the RL stage's
+//! all graded with [`grade`](super::grade); for `forced_pass@1`, one more
+//! greedy answer per problem and format, forced into that format by
+//! [`FormatForcing`] (rows in the order code, code_text, prose, every
+//! format whatever the training mixture held). Sampling uses the RL stage's
 //! sampler; its streams are keyed by the seed, the set's name, the problem
 //! and the sample, and not by the step, so every checkpoint answers with
 //! the same random numbers (common random numbers make steps comparable).
@@ -17,7 +20,7 @@ use candle_core::Device;
 use serde::Serialize;
 
 use super::metrics::{majority_at_k, pass_at_k, FormatTally};
-use super::{grade, Answer, Classified, EvalConfig, EvaluateError, Grade, Metric};
+use super::{grade, Answer, Classified, EvalConfig, EvaluateError, FormatForcing, Grade, Metric};
 use crate::data::{Document, Tokenizer};
 use crate::model::Gpt;
 use crate::random::Stream;
@@ -50,7 +53,8 @@ pub struct EvalRow {
     pub set: String,
     /// The metric's name (`pass@1`, `maj@64`, `format_share`, ...).
     pub metric: String,
-    /// The format, for `format_share` and `format_accuracy`.
+    /// The format, for `format_share`, `format_accuracy` and
+    /// `forced_pass@1`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<&'static str>,
     /// The value; `null` when undefined (the accuracy of a format no
@@ -76,6 +80,9 @@ struct SampleRow<'a> {
     set: &'a str,
     problem: usize,
     sample: usize,
+    /// The format the answer was forced into (`forced_pass@1`'s answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forced: Option<&'static str>,
     question: &'a str,
     completion: &'a str,
     format: &'static str,
@@ -111,6 +118,11 @@ pub fn evaluate_checkpoints(
         _ => None,
     };
     let sets = prepare_sets(config, inputs)?;
+    let forcings = if settings.metrics.contains(&Metric::ForcedPassAtOne) {
+        FormatForcing::all(&inputs.tokenizer)
+    } else {
+        Vec::new()
+    };
     let mut rows = Vec::new();
     let mut samples_text = String::new();
     for step in config.evaluated_steps() {
@@ -134,6 +146,40 @@ pub fn evaluate_checkpoints(
             } else {
                 None
             };
+            // Per format of `forcings`: the fraction solved in that format.
+            let mut forced = Vec::with_capacity(forcings.len());
+            // Written to `samples.jsonl` after the sampled answers.
+            let mut forced_samples = String::new();
+            for forcing in &forcings {
+                let answers = forcing.answer_greedily(
+                    &model,
+                    &set.requests(config.seed, 1),
+                    &set.references,
+                    settings.max_new_tokens,
+                    eos,
+                    &decode,
+                )?;
+                for (problem, answer) in answers.iter().enumerate().take(LOGGED_PROBLEMS) {
+                    let row = SampleRow {
+                        step,
+                        set: &set.name,
+                        problem,
+                        sample: 0,
+                        forced: Some(forcing.format.name()),
+                        question: &set.problems[problem].question,
+                        completion: &answer.text,
+                        format: answer.grade.format.name(),
+                        correct: answer.solved,
+                    };
+                    forced_samples.push_str(&serde_json::to_string(&row)?);
+                    forced_samples.push('\n');
+                }
+                let solved = answers.iter().filter(|answer| answer.solved).count();
+                forced.push((
+                    forcing.format.name(),
+                    solved as f64 / answers.len().max(1) as f64,
+                ));
+            }
             let sampled = if needs_samples {
                 let requests = set.requests(config.seed, settings.samples);
                 let sampling = SamplingSettings {
@@ -157,6 +203,7 @@ pub fn evaluate_checkpoints(
                             set: &set.name,
                             problem,
                             sample: 0,
+                            forced: None,
                             question: &set.problems[problem].question,
                             completion: &completion.text,
                             format: graded.format.name(),
@@ -170,6 +217,7 @@ pub fn evaluate_checkpoints(
             } else {
                 None
             };
+            samples_text.push_str(&forced_samples);
             let kl = match (&reference, &sampled) {
                 (Some((reference_model, _)), Some((completions, _))) => {
                     Some(set.mean_kl(reference_model, completions, eos)?)
@@ -203,6 +251,11 @@ pub fn evaluate_checkpoints(
                             None,
                             Some(solved as f64 / grades.len().max(1) as f64),
                         );
+                    }
+                    Metric::ForcedPassAtOne => {
+                        for &(format, value) in &forced {
+                            row(metric, Some(format), Some(value));
+                        }
                     }
                     Metric::PassAtK(k) => {
                         let grades = sampled

@@ -18,7 +18,7 @@ pub enum EvaluateError {
         reason: String,
     },
     /// A metric name is not known.
-    #[error("unknown metric `{name}` (known: `pass@k`, `maj@k`, `format_share`, `format_accuracy`, `length`, `entropy`, `kl`)")]
+    #[error("unknown metric `{name}` (known: `pass@k`, `forced_pass@1`, `maj@k`, `format_share`, `format_accuracy`, `length`, `entropy`, `kl`)")]
     UnknownMetric {
         /// The name given.
         name: String,

@@ -59,6 +59,9 @@ pub struct EvaluationSettings {
 pub enum Metric {
     /// `pass@1`: greedy decoding, the fraction of problems solved.
     PassAtOne,
+    /// `forced_pass@1`: per format, greedy decoding with the answer forced
+    /// into that format, the fraction of problems solved in it.
+    ForcedPassAtOne,
     /// `pass@k` (k > 1): the unbiased estimator from the samples.
     PassAtK(usize),
     /// `maj@k`: majority vote over the first k samples.
@@ -91,6 +94,7 @@ impl FromStr for Metric {
         };
         Ok(match name {
             "pass@1" => Metric::PassAtOne,
+            "forced_pass@1" => Metric::ForcedPassAtOne,
             "format_share" => Metric::FormatShare,
             "format_accuracy" => Metric::FormatAccuracy,
             "length" => Metric::Length,
@@ -128,6 +132,7 @@ impl Metric {
     pub fn name(self) -> String {
         match self {
             Metric::PassAtOne => "pass@1".into(),
+            Metric::ForcedPassAtOne => "forced_pass@1".into(),
             Metric::PassAtK(k) => format!("pass@{k}"),
             Metric::MajorityAtK(k) => format!("maj@{k}"),
             Metric::FormatShare => "format_share".into(),
@@ -138,9 +143,10 @@ impl Metric {
         }
     }
 
-    /// Whether the metric needs sampled answers (all but greedy pass@1).
+    /// Whether the metric needs sampled answers (all but the greedy
+    /// `pass@1` and `forced_pass@1`).
     pub fn needs_samples(self) -> bool {
-        self != Metric::PassAtOne
+        !matches!(self, Metric::PassAtOne | Metric::ForcedPassAtOne)
     }
 }
 
@@ -205,7 +211,7 @@ mod tests {
     #[test]
     fn the_compilers_json_deserializes() {
         let json = r#"{ "evaluation": {"at": {"kind": "every", "interval": 10}, "max_new_tokens": 200,
-             "metrics": ["pass@1", "pass@64", "maj@64", "format_share", "format_accuracy", "length", "entropy", "kl"],
+             "metrics": ["pass@1", "pass@64", "maj@64", "format_share", "format_accuracy", "length", "entropy", "kl", "forced_pass@1"],
              "problems": 100, "samples": 64, "temperature": 0.7, "top_p": 0.95},
           "model_kind": "rl", "seed": 7051273146388760, "steps": [0, 10, 20, 63] }"#;
         let config: EvalConfig = serde_json::from_str(json).unwrap();
@@ -221,7 +227,17 @@ mod tests {
         assert_eq!(config.evaluated_steps(), vec![0, 10, 20, 63]);
         let round_trip: serde_json::Value = serde_json::to_value(&config).unwrap();
         assert_eq!(round_trip["evaluation"]["metrics"][2], "maj@64");
-        for bad in ["pass@0", "pass@", "maj@x", "accuracy"] {
+        assert_eq!(config.evaluation.metrics[8], Metric::ForcedPassAtOne);
+        assert!(!Metric::ForcedPassAtOne.needs_samples());
+        assert_eq!(round_trip["evaluation"]["metrics"][8], "forced_pass@1");
+        for bad in [
+            "pass@0",
+            "pass@",
+            "maj@x",
+            "accuracy",
+            "forced_pass@2",
+            "forced_pass@0",
+        ] {
             assert!(bad.parse::<Metric>().is_err(), "{bad}");
         }
         let mut too_many = config.clone();

@@ -3,7 +3,8 @@
 //! Owns the safe [`interpreter`] that runs model-written code, the
 //! [`answer`] type and its extraction from text, the format [`classify`]er,
 //! [`grade`] (which grades each format the way the paper does) and the
-//! [`metrics`] the RL evaluation reports (pass@k, maj@k, format shares).
+//! [`metrics`] the RL evaluation reports (pass@k, maj@k, format shares),
+//! and [`FormatForcing`], greedy answers forced into one format.
 //! Grading is a pure function of its inputs: no I/O, no randomness, so it
 //! is reproducible bit for bit. The one stage here,
 //! [`evaluate_checkpoints`], samples answers from checkpoints with the RL
@@ -16,6 +17,7 @@ mod classifier;
 mod evaluate_checkpoints;
 mod evaluate_error;
 mod evaluation_config;
+mod format_forcing;
 mod grade;
 pub mod interpreter;
 pub mod metrics;
@@ -25,6 +27,7 @@ pub use classifier::{classify, Classified};
 pub use evaluate_checkpoints::{evaluate_checkpoints, EvalInputs, EvalOutcome, EvalRow};
 pub use evaluate_error::EvaluateError;
 pub use evaluation_config::{EvalConfig, EvaluationSettings, Metric, ModelKind};
+pub use format_forcing::{ForcedAnswer, FormatForcing};
 pub use grade::{
     answer_of, function_block, grade, grade_with_limits, Failure, Grade, TINY_GSM_FUNCTION,
 };

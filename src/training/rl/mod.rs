@@ -4,7 +4,7 @@
 //! | file | owns |
 //! |---|---|
 //! | `rl_config.rs` | [`RlConfig`]: the compiler's JSON, validated |
-//! | `sampler.rs` | [`sample_completions`]: batched KV-cache generation, temperature, top-p, greedy |
+//! | `sampler.rs` | [`sample_completions`]: batched KV-cache generation, temperature, top-p, greedy, a first-token mask |
 //! | `advantages.rs` | GAE, group-normalised and group-baseline advantages |
 //! | `clipped_objective.rs` | the clipped policy and value losses |
 //! | `kl_estimator.rs` | [`KlEstimator`] k1/k2/k3 and [`KlPlacement`] |
@@ -54,7 +54,8 @@ pub use rl_stage::{
     RlStepMetrics,
 };
 pub use sampler::{
-    choose_token, log_softmax, sample_completions, top_p_filter, Completion, PromptRequest,
+    choose_token, log_softmax, mask_tokens, sample_completions,
+    sample_completions_with_first_token_mask, top_p_filter, Completion, PromptRequest,
     SamplingSettings, ROWS_PER_CACHE,
 };
 pub use value_head::{ValueHead, VALUE_HEAD_BIAS, VALUE_HEAD_INITIAL_STDEV, VALUE_HEAD_WEIGHT};

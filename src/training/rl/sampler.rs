@@ -21,6 +21,13 @@
 //! [`ROWS_PER_CACHE`] rows, the last chunk of a length group padded with
 //! copies of its last row (whose output is dropped): a row's arithmetic is
 //! then the same whatever rows it is decoded with.
+//!
+//! Constraints: [`sample_completions_with_first_token_mask`] forbids some
+//! tokens at the first generated position (their logits become minus
+//! infinity before the choice), which the evaluation uses to keep a
+//! forced prose answer from starting another format's opening. A prefill
+//! (text the answer must start with) needs nothing here: it is appended
+//! to the prompt's tokens.
 
 use candle_core::{Device, Tensor};
 
@@ -167,6 +174,23 @@ pub fn sample_completions(
     eos: u32,
     decode: &dyn Fn(&[u32]) -> String,
 ) -> Result<Vec<Vec<Completion>>, ModelError> {
+    sample_completions_with_first_token_mask(model, requests, settings, eos, decode, &[])
+}
+
+/// [`sample_completions`] where the tokens in `forbidden_first_tokens` can
+/// never be the first token of a completion: at the first generated
+/// position their logits are set to minus infinity before the token is
+/// chosen (so its log-probability and entropy are those of the masked
+/// distribution). Ids outside the vocabulary are ignored. With an empty
+/// mask this is exactly [`sample_completions`], bit for bit.
+pub fn sample_completions_with_first_token_mask(
+    model: &Gpt,
+    requests: &[PromptRequest],
+    settings: &SamplingSettings,
+    eos: u32,
+    decode: &dyn Fn(&[u32]) -> String,
+    forbidden_first_tokens: &[u32],
+) -> Result<Vec<Vec<Completion>>, ModelError> {
     let mut results: Vec<Vec<Completion>> = requests.iter().map(|_| Vec::new()).collect();
     // Rows (request, sample) grouped by prompt length, in request order.
     let mut by_length: std::collections::BTreeMap<usize, Vec<(usize, usize)>> =
@@ -182,7 +206,16 @@ pub fn sample_completions(
     let mut finished_rows: Vec<((usize, usize), Completion)> = Vec::new();
     for (length, rows) in by_length {
         for chunk in rows.chunks(ROWS_PER_CACHE) {
-            let completions = decode_rows(model, requests, chunk, length, settings, eos, decode)?;
+            let completions = decode_rows(
+                model,
+                requests,
+                chunk,
+                length,
+                settings,
+                eos,
+                decode,
+                forbidden_first_tokens,
+            )?;
             finished_rows.extend(chunk.iter().copied().zip(completions));
         }
     }
@@ -193,6 +226,10 @@ pub fn sample_completions(
     Ok(results)
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the private worker of the two public entry points"
+)]
 fn decode_rows(
     model: &Gpt,
     requests: &[PromptRequest],
@@ -201,6 +238,7 @@ fn decode_rows(
     settings: &SamplingSettings,
     eos: u32,
     decode: &dyn Fn(&[u32]) -> String,
+    forbidden_first_tokens: &[u32],
 ) -> Result<Vec<Completion>, ModelError> {
     let device = Device::Cpu;
     let real_rows = rows.len();
@@ -236,10 +274,15 @@ fn decode_rows(
         .collect();
     let mut cache = model.new_cache(batch)?;
     let mut input = Tensor::from_vec(prompt, (batch, prompt_length), &device)?;
-    for _ in 0..limit {
+    for position in 0..limit {
         let logits = model.forward_step(&input, &mut cache)?;
         let time = logits.dim(1)?;
-        let last: Vec<Vec<f32>> = logits.narrow(1, time - 1, 1)?.squeeze(1)?.to_vec2()?;
+        let mut last: Vec<Vec<f32>> = logits.narrow(1, time - 1, 1)?.squeeze(1)?.to_vec2()?;
+        if position == 0 {
+            for row in &mut last {
+                mask_tokens(row, forbidden_first_tokens);
+            }
+        }
         let mut next = Vec::with_capacity(batch);
         for ((row, completion), stream) in last.iter().zip(&mut completions).zip(&mut streams) {
             if completion.finished {
@@ -274,9 +317,43 @@ fn decode_rows(
     Ok(completions)
 }
 
+/// Sets the logits of `tokens` to minus infinity (ids past the end of
+/// `logits` are ignored).
+pub fn mask_tokens(logits: &mut [f32], tokens: &[u32]) {
+    for &token in tokens {
+        if let Some(logit) = logits.get_mut(token as usize) {
+            *logit = f32::NEG_INFINITY;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_masked_token_is_never_chosen() {
+        let mut logits = vec![0.5f32, 3.0, 2.0, -1.0];
+        mask_tokens(&mut logits, &[1, 9]);
+        assert_eq!(logits[1], f32::NEG_INFINITY);
+        assert_eq!(logits[..1], [0.5]);
+        assert_eq!(logits[2..], [2.0, -1.0]);
+        let greedy = SamplingSettings {
+            temperature: 0.0,
+            top_p: 1.0,
+            max_new_tokens: 1,
+        };
+        let (token, log_probability, entropy) = choose_token(&logits, &greedy, 0.0);
+        assert_eq!(token, 2);
+        assert!(log_probability.is_finite() && entropy.is_finite());
+        let sampling = SamplingSettings {
+            temperature: 1.0,
+            ..greedy
+        };
+        for uniform in [0.0, 0.3, 0.6, 0.999] {
+            assert_ne!(choose_token(&logits, &sampling, uniform).0, 1);
+        }
+    }
 
     #[test]
     fn top_p_keeps_the_smallest_prefix_reaching_p() {
