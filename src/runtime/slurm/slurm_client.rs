@@ -15,14 +15,6 @@ use super::SlurmError;
 pub struct SlurmClient;
 
 impl SlurmClient {
-    /// Whether a cluster answers: `sinfo` runs and succeeds.
-    pub fn available(&self) -> bool {
-        Command::new("sinfo")
-            .args(["--noheader", "--format=%P"])
-            .output()
-            .is_ok_and(|output| output.status.success())
-    }
-
     /// Submits the batch script at `script` and returns its job's id.
     pub fn submit(&self, script: &Path) -> Result<JobId, SlurmError> {
         let output = run(
