@@ -40,11 +40,12 @@ fn slurm_answers(test: &str) -> bool {
     let configured = slurm_configuration().is_none_or(|path| path.exists());
     let answers = configured
         && slurm_command("sinfo")
-        .args(["--noheader", "--format=%T"])
-        .output()
-        .is_ok_and(|output| {
-            output.status.success() && !String::from_utf8_lossy(&output.stdout).trim().is_empty()
-        });
+            .args(["--noheader", "--format=%T"])
+            .output()
+            .is_ok_and(|output| {
+                output.status.success()
+                    && !String::from_utf8_lossy(&output.stdout).trim().is_empty()
+            });
     if !answers {
         eprintln!(
             "{test}: skipped: no Slurm (start one with `scripts/slurm_single_node.sh start`)"

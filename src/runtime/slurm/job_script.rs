@@ -151,7 +151,8 @@ mod tests {
 
     fn script<'a>(
         stage: &'a Stage,
-        paths: &'a [PathBuf; 6],
+        paths: &'a [PathBuf; 5],
+        log: &'a Path,
         dependencies: &'a [String],
         extra_arguments: &'a [String],
         partition: Option<&'a str>,
@@ -163,8 +164,8 @@ mod tests {
             plan_file: &paths[1],
             cache: &paths[2],
             logs: &paths[3],
-            log: &paths[4],
-            working_directory: &paths[5],
+            log,
+            working_directory: &paths[4],
             resources: Resources::default_for(stage.kind),
             partition,
             dependencies,
@@ -172,22 +173,25 @@ mod tests {
         }
     }
 
-    fn paths() -> [PathBuf; 6] {
+    fn paths() -> [PathBuf; 5] {
         [
             PathBuf::from("/opt/echolab/bin/echolab"),
             PathBuf::from("/shared/project/.echolab/plans/smoke.json"),
             PathBuf::from("/shared/cache"),
             PathBuf::from("/shared/project/.echolab/logs/smoke"),
-            PathBuf::from("/shared/project/.echolab/logs/smoke/base.0123456789ab.log"),
             PathBuf::from("/shared/project"),
         ]
+    }
+
+    fn log(stage: &Stage) -> PathBuf {
+        paths()[3].join(crate::runtime::log_file_name(stage))
     }
 
     #[test]
     fn a_stage_without_upstream_jobs_has_no_dependency() {
         let stage = stage("data.tinygsm", StageKind::Data, "ffee0011");
         let paths = paths();
-        insta::assert_snapshot!(script(&stage, &paths, &[], &[], None).render());
+        insta::assert_snapshot!(script(&stage, &paths, &log(&stage), &[], &[], None).render());
     }
 
     #[test]
@@ -196,7 +200,15 @@ mod tests {
         let paths = paths();
         let dependencies = ["41".to_string(), "42".to_string()];
         let extra = ["--account=ml".to_string(), "--qos=long".to_string()];
-        insta::assert_snapshot!(script(&stage, &paths, &dependencies, &extra, Some("cpu")).render());
+        insta::assert_snapshot!(script(
+            &stage,
+            &paths,
+            &log(&stage),
+            &dependencies,
+            &extra,
+            Some("cpu")
+        )
+        .render());
     }
 
     #[test]
@@ -204,7 +216,7 @@ mod tests {
         let stage = stage("summary", StageKind::Report, "ab");
         let paths = paths();
         let dependencies = ["7".to_string()];
-        let text = script(&stage, &paths, &dependencies, &[], None).render();
+        let text = script(&stage, &paths, &log(&stage), &dependencies, &[], None).render();
         let dependency = text
             .lines()
             .position(|line| line == "#SBATCH --dependency=afterok:7")

@@ -214,16 +214,15 @@ impl SlurmExecutor {
     }
 
     /// Submits every job of `submission`, upstream first. A job whose
-    /// upstream job could not be submitted is not submitted. Returns the
-    /// submitted jobs' ids and the outcomes of the stages that never got a
-    /// job.
+    /// upstream job could not be submitted is not submitted.
     fn submit(
         &self,
         plan: &Plan,
         submission: &SubmissionPlan,
         print: &dyn Fn(&str),
-    ) -> Result<(BTreeMap<StageKey, JobId>, BTreeMap<StageKey, Outcome>), SlurmError> {
+    ) -> Result<Submitted, SlurmError> {
         let mut submitted: BTreeMap<StageKey, JobId> = BTreeMap::new();
+        let mut submitted_at: BTreeMap<StageKey, Instant> = BTreeMap::new();
         let mut outcomes: BTreeMap<StageKey, Outcome> = BTreeMap::new();
         for job in &submission.jobs {
             if let Some(failed) = job.upstream.iter().find(|key| outcomes.contains_key(*key)) {
@@ -245,6 +244,7 @@ impl SlurmExecutor {
                 Ok(id) => {
                     print(&format!("submitted {} as job {id}", job.name));
                     submitted.insert(job.key.clone(), id);
+                    submitted_at.insert(job.key.clone(), Instant::now());
                 }
                 Err(error @ SlurmError::Spawn { .. }) => {
                     // No Slurm at all: nothing else can be submitted either.
@@ -264,7 +264,11 @@ impl SlurmExecutor {
                 }
             }
         }
-        Ok((submitted, outcomes))
+        Ok(Submitted {
+            jobs: submitted,
+            submitted_at,
+            unsubmitted: outcomes,
+        })
     }
 
     /// Follows `submitted` jobs until each has ended; adds their outcomes.
@@ -272,12 +276,14 @@ impl SlurmExecutor {
         &self,
         plan: &Plan,
         submission: &SubmissionPlan,
-        submitted: &BTreeMap<StageKey, JobId>,
+        submitted: &Submitted,
         outcomes: &mut BTreeMap<StageKey, Outcome>,
         bar: &ProgressBar,
         print: &dyn Fn(&str),
     ) -> Result<(), SlurmError> {
-        let submitted_at = Instant::now();
+        let start = Instant::now();
+        let submitted_at = &submitted.submitted_at;
+        let submitted = &submitted.jobs;
         let mut started: BTreeMap<StageKey, Instant> = BTreeMap::new();
         let mut unknown_since: BTreeMap<StageKey, Instant> = BTreeMap::new();
         loop {
@@ -312,7 +318,7 @@ impl SlurmExecutor {
                             ),
                             log: job.log.clone(),
                         };
-                        report_end(plan, job, &outcome, print);
+                        report_end(job, &outcome, print);
                         outcomes.insert(job.key.clone(), outcome);
                         bar.inc(1);
                     }
@@ -330,9 +336,15 @@ impl SlurmExecutor {
                             // The cluster left it pending: it would wait forever.
                             self.client.cancel(std::slice::from_ref(id));
                         }
-                        let since = started.get(&job.key).copied().unwrap_or(submitted_at);
+                        // Seen running, else since its submission: a short job
+                        // may start and end between two looks.
+                        let since = started
+                            .get(&job.key)
+                            .or_else(|| submitted_at.get(&job.key))
+                            .copied()
+                            .unwrap_or(start);
                         let outcome = outcome_of(plan, job, id, final_state, since, outcomes);
-                        report_end(plan, job, &outcome, print);
+                        report_end(job, &outcome, print);
                         outcomes.insert(job.key.clone(), outcome);
                         bar.inc(1);
                     }
@@ -382,9 +394,9 @@ impl Executor for SlurmExecutor {
             print(&format!("cached   {}", name_of(plan, key)));
             outcomes.insert(key.clone(), Outcome::Cached);
         }
-        let (submitted, unsubmitted) = self.submit(plan, &submission, &print)?;
-        bar.inc(unsubmitted.len() as u64);
-        outcomes.extend(unsubmitted);
+        let submitted = self.submit(plan, &submission, &print)?;
+        bar.inc(submitted.unsubmitted.len() as u64);
+        outcomes.extend(submitted.unsubmitted.clone());
         self.follow(plan, &submission, &submitted, &mut outcomes, &bar, &print)?;
         bar.finish_and_clear();
         Ok(RunReport {
@@ -399,6 +411,18 @@ impl Executor for SlurmExecutor {
                 .collect(),
         })
     }
+}
+
+/// The jobs submitted, and the stages that never got one.
+#[derive(Debug, Default)]
+struct Submitted {
+    /// The job of each submitted stage.
+    jobs: BTreeMap<StageKey, JobId>,
+    /// When each was submitted.
+    submitted_at: BTreeMap<StageKey, Instant>,
+    /// The outcomes of stages not submitted (sbatch refused them, or an
+    /// upstream stage's).
+    unsubmitted: BTreeMap<StageKey, Outcome>,
 }
 
 /// What a job's final state means for its stage.
@@ -453,8 +477,7 @@ fn outcome_of(
 }
 
 /// Prints the line of a stage that ended, as the local executor does.
-fn report_end(plan: &Plan, job: &PlannedJob, outcome: &Outcome, print: &dyn Fn(&str)) {
-    let _ = plan;
+fn report_end(job: &PlannedJob, outcome: &Outcome, print: &dyn Fn(&str)) {
     let line = match outcome {
         Outcome::Cached => format!("cached   {}", job.name),
         Outcome::Computed(duration) => {
