@@ -95,7 +95,8 @@ struct JobPaths {
 }
 
 impl SlurmExecutor {
-    /// Sorts `selected` into cached stages and jobs to submit.
+    /// Sorts `selected` into cached stages and jobs to submit; creates
+    /// nothing.
     pub fn prepare(
         &self,
         plan: &Plan,
@@ -103,8 +104,6 @@ impl SlurmExecutor {
         places: &Places<'_>,
     ) -> Result<SubmissionPlan, SlurmError> {
         let cache_root = places.target.root();
-        fs::create_dir_all(cache_root).map_err(io("create", cache_root))?;
-        fs::create_dir_all(places.logs).map_err(io("create", places.logs))?;
         let paths = JobPaths {
             program: absolute(&self.program)?,
             plan_file: absolute(&self.plan_file)?,
@@ -364,6 +363,11 @@ impl Executor for SlurmExecutor {
         places: &Places<'_>,
     ) -> Result<RunReport, ExecutorError> {
         let submission = self.prepare(plan, selected, places)?;
+        // Jobs write their logs and entries there: the folders must exist
+        // before the first job starts.
+        for folder in [&submission.paths.cache, &submission.paths.logs] {
+            fs::create_dir_all(folder).map_err(io("create", folder))?;
+        }
         let bar = ProgressBar::with_draw_target(
             Some(submission.jobs.len() as u64),
             if self.show_progress {
