@@ -35,7 +35,8 @@ impl SlurmClient {
     }
 
     /// The state of each of `jobs` that Slurm still knows: from `squeue`,
-    /// then `sacct` for the jobs `squeue` no longer holds.
+    /// then `sacct` for the jobs `squeue` no longer holds. An error when
+    /// `squeue` fails and `sacct` knows none of them either.
     pub fn states(&self, jobs: &[JobId]) -> Result<BTreeMap<JobId, JobState>, SlurmError> {
         if jobs.is_empty() {
             return Ok(BTreeMap::new());
@@ -52,7 +53,8 @@ impl SlurmClient {
             ]),
         )?;
         // squeue fails when it knows none of the jobs: sacct may.
-        let mut states = if output.status.success() {
+        let squeue_answered = output.status.success();
+        let mut states = if squeue_answered {
             parse_squeue(&String::from_utf8_lossy(&output.stdout))
         } else {
             BTreeMap::new()
@@ -64,6 +66,13 @@ impl SlurmClient {
             .collect();
         if !missing.is_empty() {
             states.extend(self.accounting_states(&missing));
+        }
+        if !squeue_answered && states.is_empty() {
+            // Neither knows anything: the controller may be unreachable.
+            return Err(SlurmError::Command {
+                command: "squeue",
+                message: failure_message(&output),
+            });
         }
         Ok(states)
     }
