@@ -298,6 +298,14 @@ fn a_dry_run_prints_the_scripts_and_submits_nothing() {
     // No cluster needed: nothing is submitted.
     let project = smoke_project();
     let root = project.path();
+    // The RL stages ask for their own resources in the experiment file.
+    let file = root.join("experiments/smoke.echo");
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "    steps = 3\n",
+        "    steps = 3\n    resources = slurm(cpus = 1, minutes = 45)\n",
+    );
+    assert!(text.contains("resources = slurm"));
+    std::fs::write(&file, text).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_echolab"))
         .args([
             "run",
@@ -344,5 +352,12 @@ fn a_dry_run_prints_the_scripts_and_submits_nothing() {
         .find_map(|line| line.strip_prefix("#SBATCH --dependency=afterok:"))
         .unwrap();
     assert!(dependency.contains("<base.tokenizer>"), "{dependency}");
+    let tuned = stdout
+        .split("# ---- stage ")
+        .find(|script| script.starts_with("`tuned[kl=constant(0)]`"))
+        .unwrap();
+    assert!(tuned.contains("#SBATCH --cpus-per-task=1\n"), "{tuned}");
+    assert!(tuned.contains("#SBATCH --time=00:45:00\n"), "{tuned}");
+    assert!(tuned.contains("#SBATCH --mem=4096M\n"), "{tuned}");
     assert!(!root.join("lockfiles/smoke.lock").exists());
 }

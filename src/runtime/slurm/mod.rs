@@ -33,7 +33,7 @@ use std::path::PathBuf;
 
 pub use job_script::JobScript;
 pub use job_state::{parse_sacct, parse_squeue, JobId, JobState};
-pub use resources::{ResourceTable, Resources};
+pub use resources::{ResourceOverride, ResourceTable, Resources};
 pub use slurm_client::SlurmClient;
 pub use slurm_executor::{PlannedJob, SlurmExecutor, SlurmOptions, SubmissionPlan};
 

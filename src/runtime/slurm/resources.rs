@@ -1,16 +1,18 @@
 //! [`Resources`]: what a stage's batch job asks Slurm for.
 //!
 //! Each kind of stage has a default (training asks for more than making
-//! data); `--resources KIND:cpus=N,memory=SIZE,time=LIMIT` on the command
-//! line overrides any of the three for one kind. The figures only size the
-//! job: they never reach a stage's key or its outputs (the kernels give the
-//! same bytes with any number of threads).
+//! data); a stage's `resources = slurm(cpus = N, memory = MIB, minutes = M)`
+//! in the experiment file overrides it for that stage, and
+//! `--resources KIND:cpus=N,memory=SIZE,time=LIMIT` on the command line
+//! overrides both for every stage of one kind, each figure on its own. The
+//! figures only size the job: they never reach a stage's key or its outputs
+//! (the kernels give the same bytes with any number of threads).
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use super::SlurmError;
-use crate::plan::StageKind;
+use crate::plan::{Stage, StageKind};
 
 /// The CPUs, memory and time one batch job asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,19 +73,65 @@ impl fmt::Display for Resources {
     }
 }
 
-/// The resources of every kind of stage: the defaults with overrides.
+/// Some of the three figures; the others are left as they are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResourceOverride {
+    /// CPUs.
+    pub cpus: Option<u32>,
+    /// Memory in MiB.
+    pub memory_mebibytes: Option<u64>,
+    /// Time limit in minutes.
+    pub time_minutes: Option<u64>,
+}
+
+impl ResourceOverride {
+    /// `resources` with the figures this one gives replaced.
+    pub fn apply_to(&self, resources: Resources) -> Resources {
+        Resources {
+            cpus: self.cpus.unwrap_or(resources.cpus),
+            memory_mebibytes: self.memory_mebibytes.unwrap_or(resources.memory_mebibytes),
+            time_minutes: self.time_minutes.unwrap_or(resources.time_minutes),
+        }
+    }
+
+    /// The `resources` setting of a stage (`slurm(cpus, memory, minutes)`
+    /// in its block), if it has one.
+    pub fn of_stage(stage: &Stage) -> ResourceOverride {
+        let resources = &stage.settings["resources"];
+        let figure = |name: &str| resources[name].as_u64().filter(|value| *value > 0);
+        ResourceOverride {
+            cpus: figure("cpus").and_then(|cpus| u32::try_from(cpus).ok()),
+            memory_mebibytes: figure("memory"),
+            time_minutes: figure("minutes"),
+        }
+    }
+}
+
+/// The resources of every stage: the defaults of its kind, then its own
+/// `resources`, then the command line's overrides for its kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResourceTable {
-    overrides: BTreeMap<StageKind, Resources>,
+    overrides: BTreeMap<StageKind, ResourceOverride>,
 }
 
 impl ResourceTable {
-    /// What a stage of `kind` asks for.
+    /// What a stage of `kind` without its own `resources` asks for.
     pub fn for_kind(&self, kind: StageKind) -> Resources {
         self.overrides
             .get(&kind)
             .copied()
-            .unwrap_or_else(|| Resources::default_for(kind))
+            .unwrap_or_default()
+            .apply_to(Resources::default_for(kind))
+    }
+
+    /// What `stage` asks for.
+    pub fn for_stage(&self, stage: &Stage) -> Resources {
+        let own = ResourceOverride::of_stage(stage).apply_to(Resources::default_for(stage.kind));
+        self.overrides
+            .get(&stage.kind)
+            .copied()
+            .unwrap_or_default()
+            .apply_to(own)
     }
 
     /// Applies one override, `KIND:cpus=N,memory=SIZE,time=LIMIT` (any of
@@ -107,7 +155,7 @@ impl ResourceTable {
                     names.join(", ")
                 ))
             })?;
-        let mut resources = self.for_kind(kind);
+        let mut resources = self.overrides.get(&kind).copied().unwrap_or_default();
         for setting in settings
             .split(',')
             .filter(|setting| !setting.trim().is_empty())
@@ -118,19 +166,22 @@ impl ResourceTable {
             let value = value.trim();
             match name.trim() {
                 "cpus" => {
-                    resources.cpus = value
-                        .parse()
-                        .ok()
-                        .filter(|cpus| *cpus > 0)
-                        .ok_or_else(|| invalid(format!("`{value}` is not a number of CPUs")))?;
+                    resources.cpus =
+                        Some(value.parse().ok().filter(|cpus| *cpus > 0).ok_or_else(|| {
+                            invalid(format!("`{value}` is not a number of CPUs"))
+                        })?);
                 }
                 "memory" => {
-                    resources.memory_mebibytes = parse_memory(value)
-                        .ok_or_else(|| invalid(format!("`{value}` is not a memory size")))?;
+                    resources.memory_mebibytes = Some(
+                        parse_memory(value)
+                            .ok_or_else(|| invalid(format!("`{value}` is not a memory size")))?,
+                    );
                 }
                 "time" => {
-                    resources.time_minutes = parse_time(value)
-                        .ok_or_else(|| invalid(format!("`{value}` is not a time limit")))?;
+                    resources.time_minutes = Some(
+                        parse_time(value)
+                            .ok_or_else(|| invalid(format!("`{value}` is not a time limit")))?,
+                    );
                 }
                 other => {
                     return Err(invalid(format!(
@@ -211,6 +262,35 @@ mod tests {
             table.for_kind(StageKind::Data),
             Resources::default_for(StageKind::Data)
         );
+    }
+
+    #[test]
+    fn a_stage_setting_sits_between_the_default_and_the_command_line() {
+        let stage = Stage {
+            name: "base".to_string(),
+            kind: StageKind::Pretrain,
+            key: crate::plan::StageKey("00".to_string()),
+            parameters: serde_json::Value::Null,
+            settings: serde_json::json!({
+                "checkpoint_every": 200,
+                "resources": { "kind": "slurm", "cpus": 6, "minutes": 90 },
+            }),
+            upstream: BTreeMap::new(),
+            inputs: BTreeMap::new(),
+        };
+        let mut table = ResourceTable::default();
+        let default = Resources::default_for(StageKind::Pretrain);
+        assert_eq!(
+            table.for_stage(&stage),
+            Resources {
+                cpus: 6,
+                memory_mebibytes: default.memory_mebibytes,
+                time_minutes: 90,
+            }
+        );
+        table.apply("pretrain:cpus=3").unwrap();
+        assert_eq!(table.for_stage(&stage).cpus, 3);
+        assert_eq!(table.for_stage(&stage).time_minutes, 90);
     }
 
     #[test]

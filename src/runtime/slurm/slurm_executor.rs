@@ -13,6 +13,15 @@ use crate::plan::{Plan, Stage, StageKey};
 use crate::runtime::execute::{log_file_name, Places};
 use crate::runtime::executor::{Executor, ExecutorError, Outcome, RunReport};
 
+/// How long a job may be unknown to both `squeue` and `sacct` before its
+/// stage counts as failed (it left the controller, and there is no
+/// accounting to say how it ended).
+const FORGOTTEN_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long Slurm may not answer at all before following gives up (the
+/// jobs go on; a rerun picks up their entries).
+const UNANSWERED_LIMIT: Duration = Duration::from_secs(300);
+
 /// How stages are submitted: where, with what.
 #[derive(Debug, Clone)]
 pub struct SlurmOptions {
@@ -143,7 +152,7 @@ impl SlurmExecutor {
                 upstream,
                 log: paths.logs.join(log_name),
                 script: paths.logs.join(script_name),
-                resources: self.options.resources.for_kind(stage.kind),
+                resources: self.options.resources.for_stage(stage),
             });
         }
         Ok(SubmissionPlan {
@@ -285,6 +294,7 @@ impl SlurmExecutor {
         let submitted = &submitted.jobs;
         let mut started: BTreeMap<StageKey, Instant> = BTreeMap::new();
         let mut unknown_since: BTreeMap<StageKey, Instant> = BTreeMap::new();
+        let mut unanswered_since: Option<Instant> = None;
         loop {
             let open: Vec<&PlannedJob> = submission
                 .jobs
@@ -298,7 +308,22 @@ impl SlurmExecutor {
                 .iter()
                 .filter_map(|job| submitted.get(&job.key).cloned())
                 .collect();
-            let states = self.client.states(&ids)?;
+            let states = match self.client.states(&ids) {
+                Ok(states) => {
+                    unanswered_since = None;
+                    states
+                }
+                Err(error @ SlurmError::Command { .. }) => {
+                    // The controller may be restarting: try again, for a while.
+                    let since = *unanswered_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > UNANSWERED_LIMIT {
+                        return Err(error);
+                    }
+                    std::thread::sleep(self.options.poll_interval);
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             let (mut running, mut waiting) = (0, 0);
             // Plan order: an upstream job's end is seen before its dependants'.
             for job in open {
@@ -310,7 +335,7 @@ impl SlurmExecutor {
                     let since = *unknown_since
                         .entry(job.key.clone())
                         .or_insert_with(Instant::now);
-                    if since.elapsed() > Duration::from_secs(60) {
+                    if since.elapsed() > FORGOTTEN_LIMIT {
                         let outcome = Outcome::Failed {
                             message: format!(
                                 "slurm no longer knows job {id} and did not say how it ended"
