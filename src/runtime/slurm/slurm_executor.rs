@@ -545,3 +545,107 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
         source,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::StageKind;
+
+    fn stage(name: &str, key: &str, upstream: &[&str]) -> Stage {
+        Stage {
+            name: name.to_string(),
+            kind: StageKind::Data,
+            key: StageKey(key.to_string()),
+            parameters: serde_json::Value::Null,
+            settings: serde_json::Value::Null,
+            upstream: upstream
+                .iter()
+                .enumerate()
+                .map(|(index, key)| (format!("role.{index}"), StageKey(key.to_string())))
+                .collect(),
+            inputs: BTreeMap::new(),
+        }
+    }
+
+    fn job(stage: &Stage, log: &Path) -> PlannedJob {
+        PlannedJob {
+            key: stage.key.clone(),
+            name: stage.name.clone(),
+            upstream: stage.upstream.values().cloned().collect(),
+            log: log.to_path_buf(),
+            script: log.with_extension("sbatch"),
+            resources: Resources::default_for(stage.kind),
+        }
+    }
+
+    #[test]
+    fn final_states_become_outcomes() {
+        let folder = tempfile::tempdir().unwrap();
+        let log = folder.path().join("b.log");
+        std::fs::write(
+            &log,
+            "step 1\nerror: stage `b` failed: loss is NaN at step 3\n",
+        )
+        .unwrap();
+        let plan = Plan {
+            experiment: "e".to_string(),
+            stages: vec![stage("a", "aa", &[]), stage("b", "bb", &["aa"])],
+        };
+        let b = job(&plan.stages[1], &log);
+        let id = JobId("7".to_string());
+        let now = Instant::now();
+        let nothing_failed = BTreeMap::new();
+        let a_failed = BTreeMap::from([(
+            StageKey("aa".to_string()),
+            Outcome::Failed {
+                message: String::new(),
+                log: PathBuf::new(),
+            },
+        )]);
+
+        let completed = outcome_of(&plan, &b, &id, &JobState::Completed, now, &nothing_failed);
+        assert!(matches!(completed, Outcome::Computed(_)));
+
+        let failed = JobState::Failed {
+            state: "FAILED".to_string(),
+            exit_code: Some("1:0".to_string()),
+        };
+        match outcome_of(&plan, &b, &id, &failed, now, &nothing_failed) {
+            Outcome::Failed { message, log: path } => {
+                assert_eq!(
+                    message,
+                    "slurm job 7 ended FAILED (exit code 1:0): stage `b` failed: loss is NaN at step 3"
+                );
+                assert_eq!(path, log);
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let cancelled = JobState::Cancelled {
+            reason: "DependencyNeverSatisfied".to_string(),
+        };
+        match outcome_of(&plan, &b, &id, &cancelled, now, &a_failed) {
+            Outcome::Skipped { because } => assert_eq!(because, "a"),
+            other => panic!("{other:?}"),
+        }
+        match outcome_of(
+            &plan,
+            &b,
+            &id,
+            &JobState::DependencyNeverSatisfied,
+            now,
+            &a_failed,
+        ) {
+            Outcome::Skipped { because } => assert_eq!(because, "a"),
+            other => panic!("{other:?}"),
+        }
+        // Cancelled with nothing upstream failed: someone cancelled it.
+        let by_hand = JobState::Cancelled {
+            reason: "None".to_string(),
+        };
+        match outcome_of(&plan, &b, &id, &by_hand, now, &nothing_failed) {
+            Outcome::Failed { message, .. } => assert_eq!(message, "slurm job 7 was cancelled"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
