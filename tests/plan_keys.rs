@@ -291,6 +291,12 @@ const EDITS: &[(&str, &str, &[&str])] = &[
         "tokens = 200k\n    checkpoint_every = 7",
         &[],
     ),
+    // nor can what a cluster job asks for
+    (
+        "tokens = 200k",
+        "tokens = 200k\n    resources = slurm(cpus = 8, memory = 16k, minutes = 600)",
+        &[],
+    ),
     // RL: every field
     ("steps = 20", "steps = 30", &["tuned", "main:tuned"]),
     (
@@ -405,6 +411,11 @@ const EDITS: &[(&str, &str, &[&str])] = &[
         &["tuned"],
     ),
     ("steps = 20", "steps = 20\n    checkpoint_every = 5", &[]),
+    (
+        "steps = 20",
+        "steps = 20\n    resources = slurm(cpus = 4)",
+        &[],
+    ),
     ("prompts = questions", "prompts = code", &["tuned"]),
     // evaluation: every field
     (
@@ -453,6 +464,11 @@ const EDITS: &[(&str, &str, &[&str])] = &[
         "sets = [code]",
         &["main:base", "main:tuned"],
     ),
+    (
+        "sets = [questions]",
+        "sets = [questions]\n    resources = slurm(minutes = 30)",
+        &[],
+    ),
     // report
     (
         "evals = [main]",
@@ -463,6 +479,11 @@ const EDITS: &[(&str, &str, &[&str])] = &[
         "evals = [main]",
         "evals = [main]\n    outputs = [csv]",
         &["summary"],
+    ),
+    (
+        "evals = [main]",
+        "evals = [main]\n    resources = slurm(memory = 512)",
+        &[],
     ),
 ];
 

@@ -76,6 +76,24 @@ enum Command {
         /// The cache folder (default `.echolab/cache` in the project, or `ECHOLAB_CACHE`).
         #[arg(long)]
         cache: Option<PathBuf>,
+        /// Where the stages run: in this process, or one Slurm job each
+        /// (`docs/cluster.md`).
+        #[arg(long, value_enum, default_value = "local")]
+        executor: run::ExecutorKind,
+        /// The Slurm partition to submit to (default: the cluster's).
+        #[arg(long)]
+        partition: Option<String>,
+        /// An extra `#SBATCH` option for every job, verbatim (repeatable),
+        /// e.g. `--slurm-arg=--account=ml`.
+        #[arg(long = "slurm-arg", allow_hyphen_values = true)]
+        slurm_arguments: Vec<String>,
+        /// What one kind of stage's jobs ask for, e.g.
+        /// `pretrain:cpus=8,memory=16G,time=2-00:00` (repeatable).
+        #[arg(long = "resources")]
+        resources: Vec<String>,
+        /// Print the batch scripts that would be submitted; submit nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Run one stage of a plan saved by `echolab run` (what a cluster job runs).
     ExecStage {
@@ -86,6 +104,9 @@ enum Command {
         /// The cache folder.
         #[arg(long)]
         cache: Option<PathBuf>,
+        /// The folder for the stage's log (default `logs/` in the cache).
+        #[arg(long)]
+        logs: Option<PathBuf>,
     },
     /// Recompute cached stages in a scratch place and compare every artifact
     /// byte for byte with the cache and the lockfile.
@@ -189,6 +210,11 @@ pub fn main() -> ExitCode {
             locked,
             frozen,
             cache,
+            executor,
+            partition,
+            slurm_arguments,
+            resources,
+            dry_run,
         } => run::run(
             &file,
             run::RunOptions {
@@ -197,11 +223,19 @@ pub fn main() -> ExitCode {
                 locked,
                 frozen,
                 cache,
+                executor,
+                partition,
+                slurm_arguments,
+                resources,
+                dry_run,
             },
         ),
-        Command::ExecStage { plan, stage, cache } => {
-            run::exec_stage(&plan, &stage, cache.as_deref())
-        }
+        Command::ExecStage {
+            plan,
+            stage,
+            cache,
+            logs,
+        } => run::exec_stage(&plan, &stage, cache.as_deref(), logs.as_deref()),
         Command::Verify { file, stage, cache } => {
             run::verify(&file, stage.as_deref(), cache.as_deref())
         }

@@ -7,7 +7,17 @@ use std::process::ExitCode;
 use super::{color_stderr, load_plan};
 use crate::lockfile::{changes, Lockfile, Provenance};
 use crate::plan::{Plan, Stage};
-use crate::runtime::{execute, run_local, Cache, Outcome, Places, PlanFile, Project};
+use crate::runtime::slurm::{SlurmClient, SlurmExecutor, SlurmOptions};
+use crate::runtime::{execute, Cache, Executor, LocalExecutor, Outcome, Places, PlanFile, Project};
+
+/// Where `echolab run` runs the stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum ExecutorKind {
+    /// In this process, `--jobs` at a time.
+    Local,
+    /// One Slurm batch job per stage, on a shared cache.
+    Slurm,
+}
 
 /// Options of `echolab run`.
 pub(super) struct RunOptions {
@@ -16,6 +26,36 @@ pub(super) struct RunOptions {
     pub locked: bool,
     pub frozen: bool,
     pub cache: Option<PathBuf>,
+    pub executor: ExecutorKind,
+    pub partition: Option<String>,
+    pub slurm_arguments: Vec<String>,
+    pub resources: Vec<String>,
+    pub dry_run: bool,
+}
+
+/// The Slurm executor `options` describe, for a run of the plan saved at
+/// `plan_file`.
+fn slurm_executor(
+    options: &RunOptions,
+    plan_file: &Path,
+    project: &Project,
+) -> anyhow::Result<SlurmExecutor> {
+    let mut slurm = SlurmOptions {
+        partition: options.partition.clone(),
+        extra_arguments: options.slurm_arguments.clone(),
+        ..SlurmOptions::default()
+    };
+    for text in &options.resources {
+        slurm.resources.apply(text)?;
+    }
+    Ok(SlurmExecutor {
+        options: slurm,
+        program: std::env::current_exe()?,
+        plan_file: plan_file.to_path_buf(),
+        working_directory: project.root.clone(),
+        show_progress: color_stderr(),
+        client: SlurmClient,
+    })
 }
 
 /// The stages `name` selects (with everything they read), or every stage.
@@ -38,6 +78,16 @@ fn select<'a>(plan: &'a Plan, name: Option<&str>) -> anyhow::Result<Vec<&'a Stag
 }
 
 pub(super) fn run(file: &Path, options: RunOptions) -> anyhow::Result<ExitCode> {
+    if options.executor == ExecutorKind::Local
+        && (options.partition.is_some()
+            || !options.slurm_arguments.is_empty()
+            || !options.resources.is_empty()
+            || options.dry_run)
+    {
+        anyhow::bail!(
+            "`--partition`, `--slurm-arg`, `--resources` and `--dry-run` need `--executor slurm`"
+        );
+    }
     let Some((_, plan)) = load_plan(file)? else {
         return Ok(ExitCode::from(1));
     };
@@ -69,13 +119,14 @@ pub(super) fn run(file: &Path, options: RunOptions) -> anyhow::Result<ExitCode> 
     let experiment_directory = file
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let plan_file = project.plan_file(&plan.experiment);
     PlanFile {
         experiment_directory: experiment_directory
             .canonicalize()
             .unwrap_or(experiment_directory.clone()),
         plan: plan.clone(),
     }
-    .write(&project.plan_file(&plan.experiment))?;
+    .write(&plan_file)?;
     let logs = project.logs(&plan.experiment);
     let places = Places {
         upstream: &project.cache,
@@ -83,7 +134,27 @@ pub(super) fn run(file: &Path, options: RunOptions) -> anyhow::Result<ExitCode> 
         experiment_directory: &experiment_directory,
         logs: &logs,
     };
-    let report = run_local(&plan, &selected, &places, options.jobs, color_stderr());
+    let executor: Box<dyn Executor> = match options.executor {
+        ExecutorKind::Local => Box::new(LocalExecutor {
+            jobs: options.jobs,
+            show_progress: color_stderr(),
+        }),
+        ExecutorKind::Slurm => {
+            let slurm = slurm_executor(&options, &plan_file, &project)?;
+            if options.dry_run {
+                let (submission, scripts) = slurm.dry_run(&plan, &selected, &places)?;
+                print!("{scripts}");
+                eprintln!(
+                    "dry run: {} cached, {} jobs would be submitted",
+                    submission.cached.len(),
+                    submission.jobs.len()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            Box::new(slurm)
+        }
+    };
+    let report = executor.run(&plan, &selected, &places)?;
     let mut next =
         Lockfile::from_plan(&plan, Provenance::current(&project.root), previous.as_ref());
     let mut not_reproduced = Vec::new();
@@ -185,6 +256,7 @@ pub(super) fn exec_stage(
     plan_path: &Path,
     key: &str,
     cache: Option<&Path>,
+    logs: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let plan_file = PlanFile::read(plan_path)?;
     let plan = &plan_file.plan;
@@ -208,7 +280,7 @@ pub(super) fn exec_stage(
             .cache
         }
     };
-    let logs = cache.root().join("logs");
+    let logs = logs.map_or_else(|| cache.root().join("logs"), Path::to_path_buf);
     let places = Places {
         upstream: &cache,
         target: &cache,

@@ -421,6 +421,12 @@ pub const PRETRAIN: &[FieldSchema] = &[
         Value("100"),
         "Steps between held-out loss measurements.",
     ),
+    field(
+        "resources",
+        Type::Call(RESOURCES),
+        Absent,
+        "What the stage's batch job asks for under `--executor slurm`; never in the key.",
+    ),
 ];
 
 /// Fields of an `rl` block.
@@ -541,6 +547,12 @@ pub const RL: &[FieldSchema] = &[
         Value("20"),
         "Steps between checkpoints.",
     ),
+    field(
+        "resources",
+        Type::Call(RESOURCES),
+        Absent,
+        "What the stage's batch job asks for under `--executor slurm`; never in the key.",
+    ),
 ];
 
 /// Fields of an `eval` block.
@@ -553,8 +565,23 @@ pub const EVAL: &[FieldSchema] = &[
     field("temperature", above(0.0), Value("1.0"), "Sampling temperature (`pass@1` is greedy)."),
     field("top_p", Type::Number { minimum: 0.0, minimum_inclusive: false, maximum: 1.0, maximum_inclusive: true }, Value("1.0"), "Nucleus sampling mass."),
     field("max_new_tokens", Type::Integer { minimum: 1, maximum: 8192 }, Value("128"), "Longest answer in tokens."),
-    field("problems", integer_from(1), Value("200"), "Questions per set (the first ones)."),
+    field("problems", integer_from(1), Value("200"), "Questions per set (the first ones)."),    field("resources", Type::Call(RESOURCES), Absent, "What each stage's batch job asks for under `--executor slurm`; never in the key."),
 ];
+
+/// Resource calls: what a stage's Slurm job asks for (`docs/cluster.md`).
+/// A field left out keeps the default of the kind of stage; `--resources`
+/// on the command line overrides both. Never in a key: resources decide
+/// where a stage runs, not what it computes.
+pub const RESOURCES: &[CallSchema] = &[CallSchema {
+    name: "slurm",
+    positional: false,
+    doc: "The CPUs, memory and time limit of the stage's batch job under `--executor slurm`.",
+    fields: &[
+        field("cpus", Type::Integer { minimum: 1, maximum: 4096 }, Absent, "CPUs of the job (`--cpus-per-task`); the stage uses as many threads. Default: 2 for pretraining and RL, else 1."),
+        field("memory", Type::Integer { minimum: 1, maximum: 1_000_000_000 }, Absent, "Memory of the job in MiB (`--mem`; `16k` is 16,000 MiB). Default: 4096 for pretraining and RL, 2048 for evaluation, else 1024."),
+        field("minutes", Type::Integer { minimum: 1, maximum: 1_000_000 }, Absent, "Time limit of the job in minutes (`--time`). Default: a day for pretraining and RL, 4 hours for evaluation, else 30 minutes."),
+    ],
+}];
 
 /// Charts a report can draw.
 pub const CHARTS: &[&str] = &[
@@ -585,6 +612,12 @@ pub const REPORT: &[FieldSchema] = &[
         Value("[html, png, csv]"),
         "Which files to write.",
     ),
+    field(
+        "resources",
+        Type::Call(RESOURCES),
+        Absent,
+        "What the stage's batch job asks for under `--executor slurm`; never in the key.",
+    ),
 ];
 
 /// The preset values `(layers, width, heads, context)` of a model preset:
@@ -609,6 +642,7 @@ pub const CALL_FAMILIES: &[&[CallSchema]] = &[
     KL_SCHEDULES,
     ALGORITHMS,
     EVALUATION_TIMES,
+    RESOURCES,
 ];
 
 /// The fields of every block: experiment settings and each stage kind.

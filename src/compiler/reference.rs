@@ -64,6 +64,12 @@ pub fn markdown() -> String {
         "report [NAME] { ... }",
         catalog::REPORT,
     );
+    calls(
+        &mut out,
+        "Cluster resources",
+        "resources = ...",
+        catalog::RESOURCES,
+    );
     out
 }
 

@@ -228,6 +228,18 @@ fn without(value: &Value, fields: &[&str]) -> serde_json::Value {
     json
 }
 
+/// `settings` with the block's `resources`, when it has them: how a
+/// cluster job runs the stage, outside its key.
+fn with_resources(mut settings: serde_json::Value, block: &Value) -> serde_json::Value {
+    if let (Some(resources), Some(object)) = (block.get("resources"), settings.as_object_mut()) {
+        object.insert(
+            "resources".to_string(),
+            serde_json::to_value(resources).unwrap_or_default(),
+        );
+    }
+    settings
+}
+
 fn defined<'a>(experiment: &'a Experiment, name: &str) -> Result<&'a Value, PlanError> {
     experiment.value(name).ok_or_else(|| PlanError::Undefined {
         name: name.to_string(),
@@ -304,8 +316,14 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
                 depends.clone(),
             );
             depends.insert(name.clone());
-            let training = without(pretrain, &["model", "data", "checkpoint_every"]);
-            let settings = json!({ "checkpoint_every": pretrain.get("checkpoint_every") });
+            let training = without(
+                pretrain,
+                &["model", "data", "checkpoint_every", "resources"],
+            );
+            let settings = with_resources(
+                json!({ "checkpoint_every": pretrain.get("checkpoint_every") }),
+                pretrain,
+            );
             for replicate in 0..builder.replicates {
                 let mut upstream = data_upstream.clone();
                 upstream.insert("tokenizer".to_string(), tokenizer.clone());
@@ -375,8 +393,11 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
                         .collect(),
                     None => vec![steps],
                 };
-                let training = without(rl, &["from", "prompts", "checkpoint_every"]);
-                let settings = json!({ "checkpoint_every": rl.get("checkpoint_every") });
+                let training = without(rl, &["from", "prompts", "checkpoint_every", "resources"]);
+                let settings = with_resources(
+                    json!({ "checkpoint_every": rl.get("checkpoint_every") }),
+                    rl,
+                );
                 for replicate in 0..builder.replicates {
                     let Some(start) = checkpoints.get(&(from.clone(), replicate)).cloned() else {
                         continue;
@@ -442,7 +463,8 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
                     );
                 }
             }
-            let settings = without(evaluation, &["models", "sets"]);
+            let settings = without(evaluation, &["models", "sets", "resources"]);
+            let run_settings = with_resources(json!({}), evaluation);
             let at = evaluation
                 .get("at")
                 .cloned()
@@ -485,6 +507,7 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
                         point,
                         depends,
                     );
+                    builder.settle(&key, &run_settings);
                     evaluations.entry(name.clone()).or_default().push((
                         point,
                         model.clone(),
@@ -529,7 +552,10 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
                 }
             }
         }
-        let parameters = json!({ "report": without(report, &["evals"]), "series": series });
+        let parameters = json!({
+            "report": without(report, &["evals", "resources"]),
+            "series": series,
+        });
         let key = builder.add(
             StageKind::Report,
             name.clone(),
@@ -540,6 +566,7 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
             0,
             BTreeSet::new(),
         );
+        builder.settle(&key, &with_resources(json!({}), report));
         if let Some(&position) = builder.index.get(&key) {
             builder.drafts[position].points = all_points.clone();
         }

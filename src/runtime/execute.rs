@@ -3,6 +3,7 @@
 //! This is all a cluster job needs: the plan, the cache and a key
 //! (`echolab exec-stage`). Two processes computing the same key serialize on
 //! `locks/<key>.lock`; the second finds the first's entry and uses it.
+//! A failure is written to the end of the stage's log.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -123,7 +124,16 @@ pub fn execute(
         source,
     })?;
     let output = target.staging(&stage.key)?;
-    let result = {
+    let mut error_log = log.try_clone().map_err(|source| StageError::Io {
+        action: "open",
+        path: log_path.clone(),
+        source,
+    })?;
+    let result = if injected_failure(stage) {
+        Err(StageError::Other(format!(
+            "failure injected by `{FAIL_STAGE_VARIABLE}`"
+        )))
+    } else {
         let mut context = StageContext {
             plan,
             stage,
@@ -144,12 +154,24 @@ pub fn execute(
             Ok(Execution::Computed(entry))
         }
         Err(error) => {
+            use std::io::Write as _;
+            let _ = writeln!(error_log, "error: stage `{}` failed: {error}", stage.name);
             // Outputs of a failed stage are never cached; its checkpoints
             // stay in the work folder for the next attempt.
             let _ = fs::remove_dir_all(&output);
             Err(error)
         }
     }
+}
+
+/// The environment variable naming a stage that must fail (fault injection
+/// for the failure tests, wherever the stage runs: a cluster job inherits
+/// it from `echolab run`).
+pub const FAIL_STAGE_VARIABLE: &str = "ECHOLAB_FAULT_FAIL_STAGE";
+
+/// Whether [`FAIL_STAGE_VARIABLE`] names `stage`.
+fn injected_failure(stage: &Stage) -> bool {
+    std::env::var_os(FAIL_STAGE_VARIABLE).is_some_and(|name| name == stage.name.as_str())
 }
 
 /// The folder where a stage keeps what a killed run resumes from.

@@ -1,15 +1,40 @@
-//! The local executor: stages in dependency order, independent ones in
-//! parallel up to `jobs`, going on after a failure.
+//! [`Executor`]: what runs a plan's stages, and what it says happened.
+//!
+//! `echolab run` picks one executor and hands it the stages to run; each
+//! executor returns a [`RunReport`] with one [`Outcome`] per stage, so what
+//! follows a run (the lockfile, the summary, the exit code) does not depend
+//! on where the stages ran. Two exist: the local one (threads of this
+//! process, [`super::LocalExecutor`]) and the Slurm one (one batch job per
+//! stage, [`super::slurm::SlurmExecutor`]).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-use super::execute::{execute, log_file_name, Execution, Places};
+use super::execute::Places;
+use super::slurm::SlurmError;
 use crate::plan::{Plan, Stage, StageKey};
+
+/// Runs stages of a plan over a cache.
+pub trait Executor {
+    /// Runs `selected` stages of `plan`, each after the stages it reads,
+    /// with `places` saying where the cache and the logs are. A stage that
+    /// fails is an [`Outcome::Failed`], not an error: an error means the
+    /// executor itself could not work (no scheduler, say).
+    fn run(
+        &self,
+        plan: &Plan,
+        selected: &[&Stage],
+        places: &Places<'_>,
+    ) -> Result<RunReport, ExecutorError>;
+}
+
+/// Why an executor could not run stages at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    /// The Slurm executor failed.
+    #[error(transparent)]
+    Slurm(#[from] SlurmError),
+}
 
 /// What happened to one stage in a run.
 #[derive(Debug, Clone)]
@@ -54,129 +79,5 @@ impl RunReport {
             .filter(|(_, _, outcome)| matches!(outcome, Outcome::Computed(_)))
             .map(|(name, _, _)| name.as_str())
             .collect()
-    }
-}
-
-/// Runs `selected` stages of `plan` (each after the stages it reads),
-/// at most `jobs` at a time. With `show_progress`, draws a progress line per
-/// running stage on standard error.
-pub fn run_local(
-    plan: &Plan,
-    selected: &[&Stage],
-    places: &Places<'_>,
-    jobs: usize,
-    show_progress: bool,
-) -> RunReport {
-    let wanted: BTreeSet<&StageKey> = selected.iter().map(|stage| &stage.key).collect();
-    let order: Vec<&Stage> = plan
-        .stages
-        .iter()
-        .filter(|stage| wanted.contains(&stage.key))
-        .collect();
-    let mut outcomes: BTreeMap<StageKey, Outcome> = BTreeMap::new();
-    let multi = MultiProgress::with_draw_target(if show_progress {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    });
-    let style = ProgressStyle::with_template("{prefix:.bold} [{bar:30}] {pos}/{len} {msg} ({eta})")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-    let (sender, receiver) = mpsc::channel::<(StageKey, Outcome)>();
-    std::thread::scope(|scope| {
-        let mut running: BTreeSet<StageKey> = BTreeSet::new();
-        loop {
-            // Start every stage whose upstream stages are done, within `jobs`.
-            for stage in &order {
-                if running.len() >= jobs.max(1) {
-                    break;
-                }
-                if outcomes.contains_key(&stage.key) || running.contains(&stage.key) {
-                    continue;
-                }
-                let upstream: Vec<&StageKey> = stage
-                    .upstream
-                    .values()
-                    .filter(|key| wanted.contains(key))
-                    .collect();
-                if let Some(failed) = upstream.iter().find(|key| {
-                    matches!(
-                        outcomes.get(**key),
-                        Some(Outcome::Failed { .. } | Outcome::Skipped { .. })
-                    )
-                }) {
-                    let because = plan
-                        .stage(failed)
-                        .map_or_else(|| failed.short().to_string(), |stage| stage.name.clone());
-                    eprintln!("skipped  {} (`{because}` failed)", stage.name);
-                    outcomes.insert(stage.key.clone(), Outcome::Skipped { because });
-                    continue;
-                }
-                if !upstream.iter().all(|key| outcomes.contains_key(*key)) {
-                    continue;
-                }
-                running.insert(stage.key.clone());
-                let bar = multi.add(ProgressBar::new(1));
-                bar.set_style(style.clone());
-                bar.set_prefix(format!("{} {}", stage.kind, stage.name));
-                let sender = sender.clone();
-                let stage: &Stage = stage;
-                scope.spawn(move || {
-                    let start = Instant::now();
-                    let progress_bar = bar.clone();
-                    let progress = Box::new(move |step: u64, total: u64, message: &str| {
-                        progress_bar.set_length(total.max(1));
-                        progress_bar.set_position(step);
-                        progress_bar.set_message(message.to_string());
-                    });
-                    let outcome = match execute(stage, plan, places, progress) {
-                        Ok(Execution::Cached(_)) => Outcome::Cached,
-                        Ok(Execution::Computed(_)) => Outcome::Computed(start.elapsed()),
-                        Err(error) => Outcome::Failed {
-                            message: error.to_string(),
-                            log: places.logs.join(log_file_name(stage)),
-                        },
-                    };
-                    bar.finish_and_clear();
-                    let _ = sender.send((stage.key.clone(), outcome));
-                });
-            }
-            if running.is_empty() {
-                break;
-            }
-            let Ok((key, outcome)) = receiver.recv() else {
-                break;
-            };
-            running.remove(&key);
-            if let Some(stage) = plan.stage(&key) {
-                let line = match &outcome {
-                    Outcome::Cached => format!("cached   {}", stage.name),
-                    Outcome::Computed(duration) => {
-                        format!("ran      {} ({:.1} s)", stage.name, duration.as_secs_f64())
-                    }
-                    Outcome::Failed { message, .. } => {
-                        format!("failed   {}: {message}", stage.name)
-                    }
-                    Outcome::Skipped { because } => {
-                        format!("skipped  {} (`{because}` failed)", stage.name)
-                    }
-                };
-                let _ = multi.println(&line);
-                if !show_progress {
-                    eprintln!("{line}");
-                }
-            }
-            outcomes.insert(key, outcome);
-        }
-    });
-    RunReport {
-        stages: order
-            .iter()
-            .filter_map(|stage| {
-                outcomes
-                    .remove(&stage.key)
-                    .map(|outcome| (stage.name.clone(), stage.key.clone(), outcome))
-            })
-            .collect(),
     }
 }

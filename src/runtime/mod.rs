@@ -2,19 +2,24 @@
 //!
 //! [`Cache`] stores one entry per stage key, published atomically with a
 //! manifest of its artifacts' digests; a hit needs the manifest and every
-//! artifact present.
+//! artifact present. An [`Executor`] runs a plan's stages over it: the
+//! [`LocalExecutor`] in this process, the [`slurm::SlurmExecutor`] as one
+//! Slurm batch job per stage.
 
 mod cache;
 mod execute;
 mod executor;
+mod local_executor;
 mod plan_file;
 mod project;
+pub mod slurm;
 pub mod stages;
 mod status;
 
 pub use cache::{ArtifactDigest, Cache, CacheError, Entry, Manifest, CACHE_LAYOUT};
-pub use execute::{execute, log_file_name, work_folder, Execution, Places};
-pub use executor::{run_local, Outcome, RunReport};
+pub use execute::{execute, log_file_name, work_folder, Execution, Places, FAIL_STAGE_VARIABLE};
+pub use executor::{Executor, ExecutorError, Outcome, RunReport};
+pub use local_executor::{run_local, LocalExecutor};
 pub use plan_file::PlanFile;
 pub use project::Project;
 pub use status::{plan_status, stage_status, Freshness, StaleReason};
