@@ -405,3 +405,29 @@ fn the_smoke_experiment_verifies_byte_for_byte() {
     let (ok, output) = run(root, &["run", "--locked", "experiments/smoke.echo"]);
     assert!(ok && output.contains("0 ran, 13 cached"), "{output}");
 }
+
+#[test]
+fn baseline_prints_each_sources_unigram_loss_beside_the_models() {
+    let directory = project();
+    let root = directory.path();
+    let (ok, output) = run(root, &["run", "experiments/mini.echo"]);
+    assert!(ok, "{output}");
+    let (ok, output) = run(root, &["baseline", "experiments/mini.echo"]);
+    assert!(ok, "{output}");
+    let rows: Vec<Vec<&str>> = output
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    let sources: Vec<&str> = rows.iter().map(|row| row[1]).collect();
+    assert_eq!(sources, ["code", "prose"], "{output}");
+    for row in &rows {
+        let unigram: f64 = row[2].parse().unwrap();
+        let model: f64 = row[3].parse().unwrap();
+        // The vocabulary has over a hundred tokens: a unigram model pays
+        // well over one nat per token, and the trained model, which has
+        // seen the documents, less.
+        assert!(unigram > 1.0 && unigram < 6.0, "{output}");
+        assert!(model < unigram, "{output}");
+    }
+}

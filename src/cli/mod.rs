@@ -4,6 +4,7 @@
 //! Exit codes: 0 success, 1 the input has errors (diagnostics printed),
 //! 2 echolab itself failed (an I/O error, a bad flag).
 
+mod baseline;
 mod bench;
 mod cache;
 mod check;
@@ -159,6 +160,15 @@ enum Command {
         #[arg(long)]
         cache: Option<PathBuf>,
     },
+    /// Each pretraining stage's held-out loss per source beside the unigram
+    /// baseline (a model that knows only token frequencies).
+    Baseline {
+        /// The `.echo` file.
+        file: PathBuf,
+        /// The cache folder.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
     /// Show one stage in full: key, status, upstream, inputs, parameters, outputs.
     Explain {
         /// The `.echo` file.
@@ -252,6 +262,7 @@ pub fn main() -> ExitCode {
         } => lock::lock(&file, locked, cache.as_deref()),
         Command::Status { file, cache } => lock::status(&file, cache.as_deref()),
         Command::Explain { file, stage, cache } => lock::explain(&file, &stage, cache.as_deref()),
+        Command::Baseline { file, cache } => baseline::baseline(&file, cache.as_deref()),
         Command::Bench { groups, list } => bench::run(&groups, list),
     };
     match result {

@@ -24,6 +24,7 @@ mod pretrain_data;
 mod progress_bar_observer;
 pub mod rl;
 mod training_error;
+mod unigram_baseline;
 
 pub use adam_w::{AdamW, AdamWConfig};
 pub use atomic_file::write_atomically;
@@ -42,3 +43,4 @@ pub use pretrain_config::PretrainConfig;
 pub use pretrain_data::{fractional_count, PretrainData, SourceDocuments};
 pub use progress_bar_observer::ProgressBarObserver;
 pub use training_error::TrainingError;
+pub use unigram_baseline::unigram_held_out_losses;

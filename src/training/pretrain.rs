@@ -47,16 +47,22 @@ pub struct PretrainOutcome {
 
 /// The held-out sequences of one source, packed like training sequences;
 /// the last one is padded with EOS and its padded targets masked out.
-struct HeldOutSet {
-    source: String,
+pub(super) struct HeldOutSet {
+    pub(super) source: String,
     /// `[sequences, length + 1]`.
-    tokens: Vec<Vec<u32>>,
+    pub(super) tokens: Vec<Vec<u32>>,
     /// `[sequences, length]`: 1 for a real target, 0 for padding.
-    mask: Vec<Vec<f32>>,
+    pub(super) mask: Vec<Vec<f32>>,
 }
 
 impl HeldOutSet {
-    fn new(name: &str, documents: &[Vec<u32>], length: usize, limit: usize, eos: u32) -> Self {
+    pub(super) fn new(
+        name: &str,
+        documents: &[Vec<u32>],
+        length: usize,
+        limit: usize,
+        eos: u32,
+    ) -> Self {
         let stream: Vec<u32> = documents.iter().flatten().copied().collect();
         let mut tokens = Vec::new();
         let mut mask = Vec::new();

@@ -21,7 +21,11 @@ mod tokenizer;
 
 pub use context::{Progress, StageContext, StageError};
 
-use crate::plan::StageKind;
+use std::path::Path;
+
+use crate::plan::{Plan, Stage, StageKind};
+use crate::runtime::Cache;
+use crate::training::HeldOutLoss;
 
 /// Computes the context's stage into its output folder.
 pub fn compute(context: &mut StageContext<'_>) -> Result<(), StageError> {
@@ -33,4 +37,31 @@ pub fn compute(context: &mut StageContext<'_>) -> Result<(), StageError> {
         StageKind::Eval => eval::run(context),
         StageKind::Report => report::run(context),
     }
+}
+
+/// The unigram baseline of a pretraining stage (the held-out loss per source
+/// of a model that knows only token frequencies), from its upstream
+/// artifacts in `cache`; nothing is computed or written besides.
+pub fn pretraining_unigram_baseline(
+    plan: &Plan,
+    stage: &Stage,
+    cache: &Cache,
+    experiment_directory: &Path,
+) -> Result<Vec<HeldOutLoss>, StageError> {
+    if stage.kind != StageKind::Pretrain {
+        return Err(StageError::Parameters {
+            message: format!("stage `{}` is not a pretraining stage", stage.name),
+        });
+    }
+    let context = StageContext {
+        plan,
+        stage,
+        upstream_cache: cache,
+        experiment_directory,
+        work: std::path::PathBuf::new(),
+        output: std::path::PathBuf::new(),
+        log: Box::new(std::io::sink()),
+        progress: Box::new(|_, _, _| {}),
+    };
+    pretrain::unigram_baseline(&context)
 }

@@ -7,8 +7,8 @@ use super::stage_observer::StageObserver;
 use super::{StageContext, StageError};
 use crate::model::ModelConfig;
 use crate::training::{
-    pretrain, AdamWConfig, DecayKind, LearningRateSchedule, PretrainConfig, PretrainData,
-    SourceDocuments, Warmup,
+    pretrain, unigram_held_out_losses, AdamWConfig, DecayKind, HeldOutLoss, LearningRateSchedule,
+    PretrainConfig, PretrainData, SourceDocuments, Warmup,
 };
 
 /// How many documents of each source are held out for the per-source loss:
@@ -130,9 +130,9 @@ pub(crate) fn schedule(value: &serde_json::Value) -> Result<LearningRateSchedule
     })
 }
 
-/// Trains, resuming from the work folder's checkpoint if there is one, and
-/// copies `model.safetensors`, `config.json` and `metrics.jsonl` out.
-pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
+/// The training configuration and data of the context's pretraining stage,
+/// from its parameters and its upstream shards.
+fn inputs(context: &StageContext<'_>) -> Result<(PretrainConfig, PretrainData), StageError> {
     let parameters: Parameters = context.parameters()?;
     let tokenizer = context.tokenizer()?;
     let training = &parameters.training;
@@ -183,6 +183,20 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
         vocabulary_size: tokenizer.vocab_size(),
         eos_id: tokenizer.eos_id(),
     };
+    Ok((config, data))
+}
+
+/// The unigram baseline of the context's pretraining stage: the held-out
+/// loss per source of a model that knows only token frequencies.
+pub(super) fn unigram_baseline(context: &StageContext<'_>) -> Result<Vec<HeldOutLoss>, StageError> {
+    let (config, data) = inputs(context)?;
+    Ok(unigram_held_out_losses(&config, &data))
+}
+
+/// Trains, resuming from the work folder's checkpoint if there is one, and
+/// copies `model.safetensors`, `config.json` and `metrics.jsonl` out.
+pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
+    let (config, data) = inputs(context)?;
     let work = context.work.clone();
     let outcome = {
         let mut observer = StageObserver {
