@@ -529,7 +529,14 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
                 }
             }
         }
-        let parameters = json!({ "report": without(report, &["evals"]), "series": series });
+        // The page shows the experiment's name and description: in the key,
+        // so the cached page is a pure function of it.
+        let parameters = json!({
+            "description": checked.base.description,
+            "experiment": checked.base.name,
+            "report": without(report, &["evals"]),
+            "series": series,
+        });
         let key = builder.add(
             StageKind::Report,
             name.clone(),

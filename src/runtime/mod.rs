@@ -9,6 +9,7 @@ mod execute;
 mod executor;
 mod plan_file;
 mod project;
+mod stage_timing;
 pub mod stages;
 mod status;
 
@@ -17,4 +18,5 @@ pub use execute::{execute, log_file_name, work_folder, Execution, Places};
 pub use executor::{run_local, Outcome, RunReport};
 pub use plan_file::PlanFile;
 pub use project::Project;
+pub use stage_timing::StageTiming;
 pub use status::{plan_status, stage_status, Freshness, StaleReason};
