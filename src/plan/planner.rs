@@ -530,13 +530,18 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
             }
         }
         // The page shows the experiment's name and description: in the key,
-        // so the cached page is a pure function of it.
-        let parameters = json!({
-            "description": checked.base.description,
+        // so the cached page is a pure function of it. No description is no
+        // field (a lockfile, in TOML, has no null to read back).
+        let mut parameters = json!({
             "experiment": checked.base.name,
             "report": without(report, &["evals"]),
             "series": series,
         });
+        if let (Some(description), Some(fields)) =
+            (&checked.base.description, parameters.as_object_mut())
+        {
+            fields.insert("description".to_string(), json!(description));
+        }
         let key = builder.add(
             StageKind::Report,
             name.clone(),

@@ -307,7 +307,16 @@ fn draw_bar_panel(
             .iter()
             .filter(|bar| bar.category == category)
             .collect();
-        let width = 0.76 / bars.len().max(1) as f64;
+        if bars.is_empty() {
+            // Say so, rather than leave a gap that reads as 0.
+            chart.draw_series(std::iter::once(Text::new(
+                "undefined".to_string(),
+                (category as f64 + 0.5, 0.0),
+                text_style(10, MUTED, HPos::Center, VPos::Bottom),
+            )))?;
+            continue;
+        }
+        let width = 0.76 / bars.len() as f64;
         for (index, bar) in bars.iter().enumerate() {
             let Some(entry) = figure.legend.get(bar.legend) else {
                 continue;
