@@ -12,6 +12,7 @@
 //! | [`diagnostic`] | errors and warnings with their place, rendered for people or tools |
 //! | [`cli`] | the `echolab` command line |
 //! | [`runtime`] | the content-addressed cache and the executor |
+//! | [`report`] | charts (SVG, PNG) and the HTML page of an experiment's evaluations; comparing runs |
 //! | [`random`] | the seeded, counter-based generator behind every random number |
 //! | [`data`] | problems, their three solution formats, real-data adapters, tokenizer |
 //! | [`model`] | the GPT in candle, its presets, seeded initialisation, the key-value cache |
@@ -30,6 +31,7 @@ pub mod lockfile;
 pub mod model;
 pub mod plan;
 pub mod random;
+pub mod report;
 pub mod runtime;
 pub mod syntax;
 pub mod training;

@@ -9,8 +9,10 @@ mod bench;
 mod cache;
 mod check;
 mod dag;
+mod diff;
 mod format;
 mod lock;
+mod report;
 mod run;
 
 use std::io::IsTerminal;
@@ -187,6 +189,35 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: dag::DagFormat,
     },
+    /// Publish an experiment's cached report: charts, `metrics.csv` and
+    /// `report.html` with the run table (stages, keys, inputs, durations).
+    Report {
+        /// The `.echo` file.
+        file: PathBuf,
+        /// Where to write (default `reports/<experiment>/` in the project).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The cache folder.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// Compare the metrics of two runs or sweep points, value by value.
+    ///
+    /// Each side is `FILE` (its cached report) or `FILE:STAGE`
+    /// (`experiments/x.echo:main:tuned[kl=constant(0)]`, or a trained stage:
+    /// the evaluations of it). Replicates are averaged.
+    Diff {
+        /// The first side.
+        a: String,
+        /// The second side.
+        b: String,
+        /// How to print.
+        #[arg(long, value_enum, default_value = "text")]
+        format: diff::DiffFormat,
+        /// The cache folder.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
     /// Measure echolab's speed and print the figures side by side.
     Bench {
         /// Groups to run (all when none is named).
@@ -263,6 +294,15 @@ pub fn main() -> ExitCode {
         Command::Status { file, cache } => lock::status(&file, cache.as_deref()),
         Command::Explain { file, stage, cache } => lock::explain(&file, &stage, cache.as_deref()),
         Command::Baseline { file, cache } => baseline::baseline(&file, cache.as_deref()),
+        Command::Report { file, out, cache } => {
+            report::run(&file, out.as_deref(), cache.as_deref())
+        }
+        Command::Diff {
+            a,
+            b,
+            format,
+            cache,
+        } => diff::run(&a, &b, format, cache.as_deref()),
         Command::Bench { groups, list } => bench::run(&groups, list),
     };
     match result {

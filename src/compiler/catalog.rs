@@ -604,13 +604,13 @@ pub const REPORT: &[FieldSchema] = &[
         "charts",
         Type::List(&Type::Choice(CHARTS)),
         Value("[format_share, accuracy, format_accuracy, winner, run_table]"),
-        "Which charts and tables.",
+        "Which charts and tables: `format_share` (share of each format over RL steps), `accuracy` (pass@k and maj@k over RL steps), `format_accuracy` (accuracy within each format over RL steps), `winner` (each format's share at step 0 and at the end, and its accuracy at step 0), `run_table` (the evaluations read; `echolab report` adds every stage with durations). One panel per sweep point, side by side.",
     ),
     field(
         "outputs",
-        Type::List(&Type::Choice(&["html", "png", "csv"])),
-        Value("[html, png, csv]"),
-        "Which files to write.",
+        Type::List(&Type::Choice(&["html", "svg", "png", "csv"])),
+        Value("[html, svg, png, csv]"),
+        "Which files to write: `report.html` (self-contained: charts inline), each chart as `NAME.svg` and `NAME.png`, and `metrics.csv` (every value).",
     ),
     field(
         "resources",

@@ -552,10 +552,19 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
                 }
             }
         }
-        let parameters = json!({
+        // The page shows the experiment's name and description: in the key,
+        // so the cached page is a pure function of it. No description is no
+        // field (a lockfile, in TOML, has no null to read back).
+        let mut parameters = json!({
+            "experiment": checked.base.name,
             "report": without(report, &["evals", "resources"]),
             "series": series,
         });
+        if let (Some(description), Some(fields)) =
+            (&checked.base.description, parameters.as_object_mut())
+        {
+            fields.insert("description".to_string(), json!(description));
+        }
         let key = builder.add(
             StageKind::Report,
             name.clone(),

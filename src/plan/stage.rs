@@ -69,7 +69,8 @@ impl StageKind {
             StageKind::Eval => 2,
             // 2: metrics values are parsed correctly rounded (serde_json's
             // `float_roundtrip`), so `metrics.csv` repeats them exactly.
-            StageKind::Report => 2,
+            // 3: charts (SVG, PNG) and `report.html` besides `metrics.csv`.
+            StageKind::Report => 3,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::stages::{compute, Progress, StageContext, StageError};
-use super::{Cache, Entry};
+use super::{Cache, Entry, StageTiming};
 use crate::plan::{Plan, Stage};
 
 /// What running a stage did.
@@ -129,6 +129,7 @@ pub fn execute(
         path: log_path.clone(),
         source,
     })?;
+    let started = std::time::Instant::now();
     let result = if injected_failure(stage) {
         Err(StageError::Other(format!(
             "failure injected by `{FAIL_STAGE_VARIABLE}`"
@@ -149,6 +150,9 @@ pub fn execute(
     match result {
         Ok(()) => {
             let entry = target.publish(&stage.key, stage.kind, &stage.name, &output)?;
+            // Beside the log, never in the cache: durations vary. A record
+            // that cannot be written loses a duration, not the stage.
+            let _ = StageTiming::record(places.logs, stage, started.elapsed());
             // The work folder only serves a resume; the entry is whole now.
             let _ = fs::remove_dir_all(&work);
             Ok(Execution::Computed(entry))

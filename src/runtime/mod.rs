@@ -13,6 +13,7 @@ mod local_executor;
 mod plan_file;
 mod project;
 pub mod slurm;
+mod stage_timing;
 pub mod stages;
 mod status;
 
@@ -22,4 +23,5 @@ pub use executor::{Executor, ExecutorError, Outcome, RunReport};
 pub use local_executor::{run_local, LocalExecutor};
 pub use plan_file::PlanFile;
 pub use project::Project;
+pub use stage_timing::StageTiming;
 pub use status::{plan_status, stage_status, Freshness, StaleReason};

@@ -36,6 +36,9 @@ pub enum StageError {
     /// The cache failed.
     #[error(transparent)]
     Cache(#[from] CacheError),
+    /// A report could not be drawn.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     /// A file could not be read or written.
     #[error("cannot {action} `{path}`: {source}")]
     Io {

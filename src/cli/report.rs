@@ -1,0 +1,151 @@
+//! `echolab report FILE`: publishes an experiment's cached report as
+//! `reports/<experiment>/` (or `--out DIR`): the charts and `metrics.csv`
+//! copied from the cache, and `report.html` with the run table filled in.
+//!
+//! The cached page is a pure function of the report stage's inputs; what
+//! this command adds (every stage of the plan, whether it is cached, the
+//! lockfile's provenance and the durations recorded beside the logs) varies
+//! between runs, so it lives only in the published copy.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use super::load_plan;
+use crate::lockfile::Lockfile;
+use crate::plan::{Plan, StageKind};
+use crate::report::{insert_run_table, RunTable, RunTableRow, RUN_TABLE_MARKER};
+use crate::runtime::{Project, StageTiming};
+
+/// Writes the published report of `file`'s report stages.
+pub(super) fn run(
+    file: &Path,
+    out: Option<&Path>,
+    cache: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let Some((_, plan)) = load_plan(file)? else {
+        return Ok(ExitCode::from(1));
+    };
+    let project = Project::locate(file, cache);
+    let reports: Vec<_> = plan
+        .stages
+        .iter()
+        .filter(|stage| stage.kind == StageKind::Report)
+        .collect();
+    if reports.is_empty() {
+        eprintln!(
+            "error: experiment `{}` has no `report` block",
+            plan.experiment
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let base = out.map_or_else(
+        || project.root.join("reports").join(&plan.experiment),
+        Path::to_path_buf,
+    );
+    let table = run_table(&plan, &project)?;
+    let mut failed = false;
+    for stage in &reports {
+        let Some(entry) = project.cache.get(&stage.key)? else {
+            eprintln!(
+                "error: report `{}` is not in the cache: run `echolab run {} --stage {}` first",
+                stage.name,
+                file.display(),
+                stage.name
+            );
+            failed = true;
+            continue;
+        };
+        let corrupt = entry.corrupt_artifacts();
+        if !corrupt.is_empty() {
+            eprintln!(
+                "error: the cached report `{}` does not match its manifest ({corrupt:?}): run `echolab run {}` to recompute it",
+                stage.name,
+                file.display()
+            );
+            failed = true;
+            continue;
+        }
+        let folder: PathBuf = if reports.len() > 1 {
+            base.join(&stage.name)
+        } else {
+            base.clone()
+        };
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("cannot create `{}`", folder.display()))?;
+        for name in entry.manifest.artifacts.keys() {
+            let source = entry.artifact(name);
+            let target = folder.join(name);
+            if name == "report.html" {
+                let page = std::fs::read_to_string(&source)
+                    .with_context(|| format!("cannot read `{}`", source.display()))?;
+                let page = if page.contains(RUN_TABLE_MARKER) {
+                    insert_run_table(&page, &table.to_html())?
+                } else {
+                    page
+                };
+                std::fs::write(&target, page)
+                    .with_context(|| format!("cannot write `{}`", target.display()))?;
+            } else {
+                std::fs::copy(&source, &target).with_context(|| {
+                    format!(
+                        "cannot copy `{}` to `{}`",
+                        source.display(),
+                        target.display()
+                    )
+                })?;
+            }
+        }
+        let page = folder.join("report.html");
+        if page.exists() {
+            println!("wrote {}", page.display());
+        } else {
+            println!(
+                "wrote {} (the report's `outputs` has no `html`)",
+                folder.display()
+            );
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Every stage of `plan`: kind, key, input files, cached, recorded duration;
+/// and the lockfile's provenance.
+fn run_table(plan: &Plan, project: &Project) -> anyhow::Result<RunTable> {
+    let logs = project.logs(&plan.experiment);
+    let mut provenance = Vec::new();
+    if let Some(lock) = Lockfile::read(&project.lockfile(&plan.experiment))? {
+        provenance.push(("echolab".to_string(), lock.provenance.echolab));
+        provenance.push(("candle".to_string(), lock.provenance.candle));
+        if let Some(commit) = lock.provenance.commit {
+            let dirty = if lock.provenance.dirty {
+                " (dirty)"
+            } else {
+                ""
+            };
+            provenance.push(("commit".to_string(), format!("{commit}{dirty}")));
+        }
+        provenance.push(("platform".to_string(), lock.provenance.platform));
+    }
+    let mut rows = Vec::new();
+    for stage in &plan.stages {
+        rows.push(RunTableRow {
+            name: stage.name.clone(),
+            kind: stage.kind.name().to_string(),
+            key: stage.key.0.clone(),
+            inputs: stage
+                .inputs
+                .iter()
+                .map(|(path, digest)| (path.clone(), digest.blake3.clone()))
+                .collect(),
+            cached: project.cache.get(&stage.key)?.is_some(),
+            seconds: StageTiming::read(&logs, stage),
+        });
+    }
+    Ok(RunTable { provenance, rows })
+}

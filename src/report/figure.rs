@@ -1,0 +1,802 @@
+//! [`Figure`]: what each chart of a report shows, computed from metric rows
+//! before anything is drawn (so it can be tested as numbers).
+//!
+//! Every chart is a grid of panels: one column per evaluated stage and sweep
+//! point (side by side, so the swept parameter reads left to right), one row
+//! per evaluation set (and, for the winner chart, per quantity). Values are
+//! means over replicates; the spread (minimum to maximum) is kept with them.
+//! A stage evaluated at a single step (a pretrained model) gets a column only
+//! when no stage was evaluated at several steps: its step 0 is the RL
+//! stages' step 0 anyway.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{MetricRow, ReplicateSpread};
+
+/// The formats of the study, in the order they are drawn.
+const MAIN_FORMATS: &[&str] = &["code", "code_text", "prose"];
+
+/// Colours of the three formats and of anything else.
+const FORMAT_COLORS: &[(&str, [u8; 3])] = &[
+    ("code", [31, 119, 180]),
+    ("code_text", [255, 127, 14]),
+    ("prose", [44, 160, 44]),
+];
+/// Colours of further lines, in order.
+const PALETTE: &[[u8; 3]] = &[
+    [148, 103, 189],
+    [214, 39, 40],
+    [140, 86, 75],
+    [23, 190, 207],
+    [188, 189, 34],
+    [227, 119, 194],
+    [127, 127, 127],
+];
+
+/// A chart a report can draw: the `charts` of a `report` block, less
+/// `run_table` (a table, not a chart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Chart {
+    /// The share of each format over RL steps.
+    FormatShare,
+    /// `pass@k` and `maj@k` over RL steps.
+    Accuracy,
+    /// Accuracy within each format over RL steps.
+    FormatAccuracy,
+    /// Each format's share at step 0 and at the last step, and its accuracy
+    /// at step 0: which format won, and was it the most accurate or the most
+    /// common at the start?
+    Winner,
+}
+
+impl Chart {
+    /// Every chart, in the order a page shows them.
+    pub const ALL: [Chart; 4] = [
+        Chart::FormatShare,
+        Chart::Accuracy,
+        Chart::FormatAccuracy,
+        Chart::Winner,
+    ];
+
+    /// The chart of a `charts` value; `None` for `run_table` and unknown names.
+    pub fn from_name(name: &str) -> Option<Chart> {
+        Chart::ALL.into_iter().find(|chart| chart.name() == name)
+    }
+
+    /// Its name in the language and its files' stem (`format_share.svg`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Chart::FormatShare => "format_share",
+            Chart::Accuracy => "accuracy",
+            Chart::FormatAccuracy => "format_accuracy",
+            Chart::Winner => "winner",
+        }
+    }
+
+    /// Its heading.
+    pub fn title(self) -> &'static str {
+        match self {
+            Chart::FormatShare => "Share of each format over RL steps",
+            Chart::Accuracy => "pass@1, pass@k and maj@k over RL steps",
+            Chart::FormatAccuracy => "Accuracy within each format over RL steps",
+            Chart::Winner => "Which format won, and what it looked like at step 0",
+        }
+    }
+
+    /// What it shows, in a sentence for the page.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Chart::FormatShare => "Fraction of sampled answers written in each format, at each evaluated RL step (log scale, step 0 included). Lines are means over replicates; shaded bands span the minimum to the maximum replicate.",
+            Chart::Accuracy => "Greedy pass@1, and pass@k and maj@k over the sampled answers, on each evaluation set. Lines are means over replicates; bands span minimum to maximum.",
+            Chart::FormatAccuracy => "Accuracy of the answers written in each format (undefined, and not drawn, when no answer used it). Lines are means over replicates; bands span minimum to maximum.",
+            Chart::Winner => "Top: each format's share at step 0 and at the last step (the winner has the largest final share). Bottom: each format's accuracy at step 0. Bars are means over replicates; whiskers span minimum to maximum.",
+        }
+    }
+}
+
+/// One legend entry: a label and its colour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegendEntry {
+    /// What it names.
+    pub label: String,
+    /// Its colour, RGB.
+    pub color: [u8; 3],
+}
+
+/// One row of panels, sharing an axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FigureRow {
+    /// The row's heading (`held_out`).
+    pub label: String,
+    /// The vertical axis' label.
+    pub y_label: String,
+    /// The top of the vertical axis (the bottom is 0).
+    pub y_maximum: f64,
+}
+
+/// A line over RL steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Index into the figure's legend.
+    pub legend: usize,
+    /// `(step, spread over replicates)`, by step.
+    pub points: Vec<(u64, ReplicateSpread)>,
+}
+
+/// A bar: one quantity of one category.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    /// Index into the panel's categories.
+    pub category: usize,
+    /// Index into the figure's legend.
+    pub legend: usize,
+    /// The value over replicates.
+    pub value: ReplicateSpread,
+}
+
+/// One panel of the grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Panel {
+    /// Its title (the stage and sweep point).
+    pub title: String,
+    /// Lines over RL steps.
+    pub series: Vec<Series>,
+    /// The categories of bars (formats), in order.
+    pub categories: Vec<String>,
+    /// Bars, if the panel is a bar chart.
+    pub bars: Vec<Bar>,
+}
+
+/// A whole chart: a grid of panels with one legend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    /// Which chart.
+    pub chart: Chart,
+    /// The legend, shared by every panel.
+    pub legend: Vec<LegendEntry>,
+    /// The rows of the grid.
+    pub rows: Vec<FigureRow>,
+    /// The number of columns.
+    pub columns: usize,
+    /// `rows.len() * columns` panels, row by row.
+    pub panels: Vec<Panel>,
+    /// Every evaluated RL step of any panel (the step axis).
+    pub steps: Vec<u64>,
+    /// The most replicates any value was averaged over.
+    pub replicates: usize,
+}
+
+/// One line of the table under the winner chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WinnerRow {
+    /// The evaluation set.
+    pub set: String,
+    /// The stage and sweep point (the panel's title).
+    pub panel: String,
+    /// The format with the largest mean share at the last step, and that share.
+    pub winner: (String, f64),
+    /// The format with the largest share at step 0, and that share.
+    pub most_common_at_start: (String, f64),
+    /// The format with the highest accuracy at step 0, and that accuracy
+    /// (`None` when no format's accuracy is defined).
+    pub most_accurate_at_start: Option<(String, f64)>,
+}
+
+/// `(eval, set)`, a row of the grid.
+type RowKey = (String, String);
+/// `(model, point)`, a column of the grid.
+type ColumnKey = (String, String);
+/// `(metric, format, step)` within one panel.
+type ValueKey = (String, String, u64);
+
+/// Every row's values gathered by panel, replicates kept apart.
+struct Gathered {
+    rows: Vec<RowKey>,
+    columns: Vec<ColumnKey>,
+    values: BTreeMap<(RowKey, ColumnKey), BTreeMap<ValueKey, Vec<f64>>>,
+}
+
+impl Gathered {
+    fn new(metric_rows: &[MetricRow]) -> Gathered {
+        let mut rows = Vec::new();
+        let mut all_columns: Vec<ColumnKey> = Vec::new();
+        let mut values: BTreeMap<(RowKey, ColumnKey), BTreeMap<ValueKey, Vec<f64>>> =
+            BTreeMap::new();
+        for row in metric_rows {
+            let row_key = (row.eval.clone(), row.set.clone());
+            let column_key = (row.model.clone(), row.point.clone());
+            if !rows.contains(&row_key) {
+                rows.push(row_key.clone());
+            }
+            if !all_columns.contains(&column_key) {
+                all_columns.push(column_key.clone());
+            }
+            if let Some(value) = row.value.filter(|value| value.is_finite()) {
+                values
+                    .entry((row_key, column_key))
+                    .or_default()
+                    .entry((row.metric.clone(), row.format.clone(), row.step))
+                    .or_default()
+                    .push(value);
+            }
+        }
+        // Columns of stages evaluated at several steps, if there are any.
+        let steps_of = |column: &ColumnKey| -> BTreeSet<u64> {
+            values
+                .iter()
+                .filter(|((_, key), _)| key == column)
+                .flat_map(|(_, measured)| measured.keys().map(|(_, _, step)| *step))
+                .collect()
+        };
+        let over_steps: Vec<ColumnKey> = all_columns
+            .iter()
+            .filter(|column| steps_of(column).len() > 1)
+            .cloned()
+            .collect();
+        let columns = if over_steps.is_empty() {
+            all_columns
+        } else {
+            over_steps
+        };
+        Gathered {
+            rows,
+            columns,
+            values,
+        }
+    }
+
+    fn panel_values(
+        &self,
+        row: &RowKey,
+        column: &ColumnKey,
+    ) -> Option<&BTreeMap<ValueKey, Vec<f64>>> {
+        self.values.get(&(row.clone(), column.clone()))
+    }
+
+    /// The spread of one metric and format at each step of a panel.
+    fn line(
+        &self,
+        row: &RowKey,
+        column: &ColumnKey,
+        metric: &str,
+        format: &str,
+    ) -> Vec<(u64, ReplicateSpread)> {
+        self.panel_values(row, column)
+            .into_iter()
+            .flatten()
+            .filter(|((m, f, _), _)| m == metric && f == format)
+            .filter_map(|((_, _, step), values)| Some((*step, ReplicateSpread::of(values)?)))
+            .collect()
+    }
+
+    /// The formats with a value of `metric` anywhere: the study's three
+    /// first, then others (`unknown`) only where their share was above 0.
+    fn formats(&self) -> Vec<String> {
+        let mut present: BTreeSet<String> = BTreeSet::new();
+        let mut shared: BTreeSet<String> = BTreeSet::new();
+        for measured in self.values.values() {
+            for ((metric, format, _), values) in measured {
+                if format.is_empty() {
+                    continue;
+                }
+                present.insert(format.clone());
+                if metric == "format_share" && values.iter().any(|value| *value > 0.0) {
+                    shared.insert(format.clone());
+                }
+            }
+        }
+        let mut formats: Vec<String> = MAIN_FORMATS
+            .iter()
+            .filter(|format| present.contains(**format))
+            .map(|format| format.to_string())
+            .collect();
+        formats.extend(
+            shared
+                .into_iter()
+                .filter(|format| !MAIN_FORMATS.contains(&format.as_str())),
+        );
+        formats
+    }
+
+    /// `pass@1` first, then `pass@k` by k, then `maj@k` by k.
+    fn accuracy_metrics(&self) -> Vec<String> {
+        let mut metrics: BTreeSet<(u8, u64, String)> = BTreeSet::new();
+        for measured in self.values.values() {
+            for (metric, _, _) in measured.keys() {
+                let order = if metric.starts_with("pass@") {
+                    0
+                } else if metric.starts_with("maj@") {
+                    1
+                } else {
+                    continue;
+                };
+                let k = metric
+                    .split_once('@')
+                    .and_then(|(_, k)| k.parse::<u64>().ok())
+                    .unwrap_or(u64::MAX);
+                metrics.insert((order, k, metric.clone()));
+            }
+        }
+        metrics.into_iter().map(|(_, _, metric)| metric).collect()
+    }
+
+    fn steps(&self) -> Vec<u64> {
+        let steps: BTreeSet<u64> = self
+            .values
+            .values()
+            .flat_map(|measured| measured.keys().map(|(_, _, step)| *step))
+            .collect();
+        steps.into_iter().collect()
+    }
+
+    fn replicates(&self) -> usize {
+        self.values
+            .values()
+            .flat_map(|measured| measured.values().map(Vec::len))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// A panel's title: the stage, and its sweep point when it has one.
+fn column_title((model, point): &ColumnKey) -> String {
+    if point.is_empty() {
+        model.clone()
+    } else {
+        format!("{model} · {point}")
+    }
+}
+
+/// A row's heading: the set, and the evaluation when there are several.
+fn row_label(rows: &[RowKey], (eval, set): &RowKey) -> String {
+    let evaluations: BTreeSet<&String> = rows.iter().map(|(eval, _)| eval).collect();
+    if evaluations.len() > 1 {
+        format!("{eval}: {set}")
+    } else {
+        set.clone()
+    }
+}
+
+/// The colour of a format (answers of no format in grey).
+fn format_color(format: &str, index: usize) -> [u8; 3] {
+    if format == "unknown" {
+        return [150, 150, 150];
+    }
+    FORMAT_COLORS
+        .iter()
+        .find(|(name, _)| *name == format)
+        .map_or(PALETTE[index % PALETTE.len()], |(_, color)| *color)
+}
+
+/// A round top for an axis showing values up to `maximum` (at most 1 for
+/// fractions above 0.5).
+fn nice_maximum(maximum: f64) -> f64 {
+    const NICE: &[f64] = &[0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0];
+    NICE.iter()
+        .copied()
+        .find(|nice| maximum <= *nice)
+        .unwrap_or_else(|| (maximum * 1.1).ceil())
+}
+
+impl Figure {
+    /// The figure of `chart` for these rows; `None` when they hold nothing
+    /// it shows.
+    pub fn build(chart: Chart, metric_rows: &[MetricRow]) -> Option<Figure> {
+        let gathered = Gathered::new(metric_rows);
+        let figure = match chart {
+            Chart::FormatShare => Figure::over_steps(chart, &gathered, "format_share", None),
+            Chart::FormatAccuracy => Figure::over_steps(chart, &gathered, "format_accuracy", None),
+            Chart::Accuracy => {
+                let metrics = gathered.accuracy_metrics();
+                Figure::over_steps(chart, &gathered, "", Some(&metrics))
+            }
+            Chart::Winner => Figure::winner(&gathered),
+        };
+        figure.filter(|figure| {
+            figure
+                .panels
+                .iter()
+                .any(|panel| !panel.series.is_empty() || !panel.bars.is_empty())
+        })
+    }
+
+    /// Lines over steps: one per format of `metric`, or one per metric of
+    /// `metrics` (metrics without a format).
+    fn over_steps(
+        chart: Chart,
+        gathered: &Gathered,
+        metric: &str,
+        metrics: Option<&[String]>,
+    ) -> Option<Figure> {
+        // (legend label, metric, format)
+        let lines: Vec<(String, String, String)> = match metrics {
+            Some(metrics) => metrics
+                .iter()
+                .map(|metric| (metric.clone(), metric.clone(), String::new()))
+                .collect(),
+            None => gathered
+                .formats()
+                .into_iter()
+                .map(|format| (format.clone(), metric.to_string(), format))
+                .collect(),
+        };
+        if lines.is_empty() {
+            return None;
+        }
+        let legend: Vec<LegendEntry> = lines
+            .iter()
+            .enumerate()
+            .map(|(index, (label, _, format))| LegendEntry {
+                label: label.clone(),
+                color: if metrics.is_some() {
+                    PALETTE[index % PALETTE.len()]
+                } else {
+                    format_color(format, index)
+                },
+            })
+            .collect();
+        let y_label = match chart {
+            Chart::FormatShare => "share of answers",
+            Chart::Accuracy => "accuracy",
+            _ => "accuracy within format",
+        };
+        let mut rows = Vec::new();
+        let mut panels = Vec::new();
+        for row in &gathered.rows {
+            let mut top: f64 = 0.0;
+            for column in &gathered.columns {
+                let series: Vec<Series> = lines
+                    .iter()
+                    .enumerate()
+                    .map(|(legend, (_, metric, format))| Series {
+                        legend,
+                        points: gathered.line(row, column, metric, format),
+                    })
+                    .filter(|series| !series.points.is_empty())
+                    .collect();
+                for series in &series {
+                    for (_, spread) in &series.points {
+                        top = top.max(spread.maximum);
+                    }
+                }
+                panels.push(Panel {
+                    title: column_title(column),
+                    series,
+                    categories: Vec::new(),
+                    bars: Vec::new(),
+                });
+            }
+            rows.push(FigureRow {
+                label: row_label(&gathered.rows, row),
+                y_label: y_label.to_string(),
+                y_maximum: if chart == Chart::FormatShare {
+                    1.0
+                } else {
+                    nice_maximum(top)
+                },
+            });
+        }
+        Some(Figure {
+            chart,
+            legend,
+            rows,
+            columns: gathered.columns.len(),
+            panels,
+            steps: gathered.steps(),
+            replicates: gathered.replicates(),
+        })
+    }
+
+    /// Bars per format: shares at step 0 and at the last step (one row),
+    /// accuracy at step 0 (the next row), for each set.
+    fn winner(gathered: &Gathered) -> Option<Figure> {
+        let formats = gathered.formats();
+        if formats.is_empty() {
+            return None;
+        }
+        let legend = vec![
+            LegendEntry {
+                label: "share at step 0".to_string(),
+                color: [158, 202, 225],
+            },
+            LegendEntry {
+                label: "share at the last step".to_string(),
+                color: [33, 113, 181],
+            },
+            LegendEntry {
+                label: "accuracy within format at step 0".to_string(),
+                color: [253, 141, 60],
+            },
+        ];
+        let mut rows = Vec::new();
+        let mut panels = Vec::new();
+        for row in &gathered.rows {
+            let mut share_panels = Vec::new();
+            let mut accuracy_panels = Vec::new();
+            let mut top_accuracy: f64 = 0.0;
+            for column in &gathered.columns {
+                let mut share_bars = Vec::new();
+                let mut accuracy_bars = Vec::new();
+                for (category, format) in formats.iter().enumerate() {
+                    let shares = gathered.line(row, column, "format_share", format);
+                    if let (Some(first), Some(last)) = (shares.first(), shares.last()) {
+                        share_bars.push(Bar {
+                            category,
+                            legend: 0,
+                            value: first.1,
+                        });
+                        share_bars.push(Bar {
+                            category,
+                            legend: 1,
+                            value: last.1,
+                        });
+                    }
+                    let accuracies = gathered.line(row, column, "format_accuracy", format);
+                    if let Some((0, spread)) = accuracies.first() {
+                        top_accuracy = top_accuracy.max(spread.maximum);
+                        accuracy_bars.push(Bar {
+                            category,
+                            legend: 2,
+                            value: *spread,
+                        });
+                    }
+                }
+                let title = column_title(column);
+                share_panels.push(Panel {
+                    title: title.clone(),
+                    series: Vec::new(),
+                    categories: formats.clone(),
+                    bars: share_bars,
+                });
+                accuracy_panels.push(Panel {
+                    title,
+                    series: Vec::new(),
+                    categories: formats.clone(),
+                    bars: accuracy_bars,
+                });
+            }
+            let label = row_label(&gathered.rows, row);
+            rows.push(FigureRow {
+                label: format!("{label}: share"),
+                y_label: "share of answers".to_string(),
+                y_maximum: 1.0,
+            });
+            rows.push(FigureRow {
+                label: format!("{label}: accuracy at step 0"),
+                y_label: "accuracy within format".to_string(),
+                y_maximum: nice_maximum(top_accuracy),
+            });
+            panels.extend(share_panels);
+            panels.extend(accuracy_panels);
+        }
+        Some(Figure {
+            chart: Chart::Winner,
+            legend,
+            rows,
+            columns: gathered.columns.len(),
+            panels,
+            steps: gathered.steps(),
+            replicates: gathered.replicates(),
+        })
+    }
+
+    /// The winner table: for each set and panel, the format with the largest
+    /// final share, the most common and the most accurate at step 0.
+    pub fn winners(metric_rows: &[MetricRow]) -> Vec<WinnerRow> {
+        let gathered = Gathered::new(metric_rows);
+        let formats = gathered.formats();
+        let mut table = Vec::new();
+        for row in &gathered.rows {
+            for column in &gathered.columns {
+                let mut winner: Option<(String, f64)> = None;
+                let mut common: Option<(String, f64)> = None;
+                let mut accurate: Option<(String, f64)> = None;
+                let better = |best: &Option<(String, f64)>, value: f64| {
+                    best.as_ref().is_none_or(|(_, best)| value > *best)
+                };
+                for format in &formats {
+                    let shares = gathered.line(row, column, "format_share", format);
+                    if let Some((_, last)) = shares.last() {
+                        if better(&winner, last.mean) {
+                            winner = Some((format.clone(), last.mean));
+                        }
+                    }
+                    if let Some((0, first)) = shares.first() {
+                        if better(&common, first.mean) {
+                            common = Some((format.clone(), first.mean));
+                        }
+                    }
+                    let accuracies = gathered.line(row, column, "format_accuracy", format);
+                    if let Some((0, first)) = accuracies.first() {
+                        if better(&accurate, first.mean) {
+                            accurate = Some((format.clone(), first.mean));
+                        }
+                    }
+                }
+                if let (Some(winner), Some(most_common_at_start)) = (winner, common) {
+                    table.push(WinnerRow {
+                        set: row_label(&gathered.rows, row),
+                        panel: column_title(column),
+                        winner,
+                        most_common_at_start,
+                        most_accurate_at_start: accurate,
+                    });
+                }
+            }
+        }
+        table
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(
+        model: &str,
+        point: &str,
+        replicate: i64,
+        step: u64,
+        metric: &str,
+        format: &str,
+        value: f64,
+    ) -> MetricRow {
+        MetricRow {
+            eval: "main".into(),
+            model: model.into(),
+            point: point.into(),
+            replicate,
+            step,
+            set: "held_out".into(),
+            metric: metric.into(),
+            format: format.into(),
+            value: Some(value),
+        }
+    }
+
+    /// Two sweep points, two replicates, two steps; a pretrained base.
+    fn rows() -> Vec<MetricRow> {
+        let mut rows = vec![
+            row("base", "", 0, 0, "format_share", "code", 0.5),
+            row("base", "", 0, 0, "format_share", "prose", 0.5),
+        ];
+        for (point, last_prose) in [("kl=0", [0.9, 0.7]), ("kl=1", [0.6, 0.6])] {
+            for replicate in 0..2 {
+                rows.push(row(
+                    "tuned",
+                    point,
+                    replicate,
+                    0,
+                    "format_share",
+                    "code",
+                    0.5,
+                ));
+                rows.push(row(
+                    "tuned",
+                    point,
+                    replicate,
+                    0,
+                    "format_share",
+                    "prose",
+                    0.5,
+                ));
+                rows.push(row(
+                    "tuned",
+                    point,
+                    replicate,
+                    0,
+                    "format_accuracy",
+                    "code",
+                    0.2,
+                ));
+                rows.push(row(
+                    "tuned",
+                    point,
+                    replicate,
+                    0,
+                    "format_accuracy",
+                    "prose",
+                    0.1,
+                ));
+                rows.push(row("tuned", point, replicate, 0, "pass@1", "", 0.1));
+                rows.push(row("tuned", point, replicate, 0, "maj@4", "", 0.05));
+                rows.push(row("tuned", point, replicate, 0, "pass@4", "", 0.3));
+                let prose = last_prose[replicate as usize];
+                rows.push(row(
+                    "tuned",
+                    point,
+                    replicate,
+                    8,
+                    "format_share",
+                    "code",
+                    1.0 - prose,
+                ));
+                rows.push(row(
+                    "tuned",
+                    point,
+                    replicate,
+                    8,
+                    "format_share",
+                    "prose",
+                    prose,
+                ));
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn share_panels_are_the_sweep_points_side_by_side_with_replicate_spread() {
+        let figure = Figure::build(Chart::FormatShare, &rows()).unwrap();
+        assert_eq!(figure.columns, 2, "the single-step base gets no column");
+        assert_eq!(figure.rows.len(), 1);
+        let titles: Vec<&str> = figure
+            .panels
+            .iter()
+            .map(|panel| panel.title.as_str())
+            .collect();
+        assert_eq!(titles, ["tuned · kl=0", "tuned · kl=1"]);
+        let labels: Vec<&str> = figure
+            .legend
+            .iter()
+            .map(|entry| entry.label.as_str())
+            .collect();
+        assert_eq!(labels, ["code", "prose"]);
+        let prose = &figure.panels[0].series[1];
+        assert_eq!(prose.points[0].0, 0);
+        let (step, last) = prose.points[1];
+        assert_eq!(step, 8);
+        assert!((last.mean - 0.8).abs() < 1e-12);
+        assert_eq!((last.minimum, last.maximum, last.count), (0.7, 0.9, 2));
+        assert_eq!(figure.steps, vec![0, 8]);
+        assert_eq!(figure.replicates, 2);
+        assert_eq!(figure.rows[0].y_maximum, 1.0);
+    }
+
+    #[test]
+    fn accuracy_lines_are_pass_at_one_then_pass_at_k_then_majority() {
+        let figure = Figure::build(Chart::Accuracy, &rows()).unwrap();
+        let labels: Vec<&str> = figure
+            .legend
+            .iter()
+            .map(|entry| entry.label.as_str())
+            .collect();
+        assert_eq!(labels, ["pass@1", "pass@4", "maj@4"]);
+        assert_eq!(figure.rows[0].y_maximum, 0.5, "0.3 rounds up to 0.5");
+    }
+
+    #[test]
+    fn the_winner_is_the_largest_final_share_and_the_start_is_described() {
+        let winners = Figure::winners(&rows());
+        assert_eq!(winners.len(), 2);
+        assert_eq!(winners[0].panel, "tuned · kl=0");
+        assert_eq!(winners[0].winner.0, "prose");
+        assert!((winners[0].winner.1 - 0.8).abs() < 1e-12);
+        // Tied at the start: the first format in order is named.
+        assert_eq!(winners[0].most_common_at_start, ("code".to_string(), 0.5));
+        assert_eq!(
+            winners[0].most_accurate_at_start,
+            Some(("code".to_string(), 0.2))
+        );
+        let figure = Figure::build(Chart::Winner, &rows()).unwrap();
+        assert_eq!(figure.rows.len(), 2);
+        assert_eq!(figure.panels.len(), 4);
+        assert_eq!(
+            figure.panels[0].bars.len(),
+            4,
+            "two formats, two shares each"
+        );
+        assert_eq!(figure.panels[2].bars.len(), 2, "two accuracies");
+        assert_eq!(figure.rows[1].y_maximum, 0.2);
+    }
+
+    #[test]
+    fn a_chart_without_its_metric_is_not_drawn() {
+        let only_shares: Vec<MetricRow> = rows()
+            .into_iter()
+            .filter(|row| row.metric == "format_share")
+            .collect();
+        assert!(Figure::build(Chart::Accuracy, &only_shares).is_none());
+        assert!(Figure::build(Chart::FormatAccuracy, &only_shares).is_none());
+    }
+}

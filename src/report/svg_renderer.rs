@@ -1,0 +1,368 @@
+//! A [`Figure`] drawn as SVG with `plotters`' SVG backend: a title and one
+//! legend at the top, then the grid of panels, each row under its heading.
+//! Coordinates are whole pixels and text is measured with the embedded
+//! font, so the same figure gives the same bytes.
+
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::embedded_font::{register_with_plotters, FONT_FAMILY};
+use super::figure::{Figure, FigureRow, Panel};
+use super::{ReportError, StepAxis};
+
+/// Width of one panel, in pixels.
+const PANEL_WIDTH: u32 = 360;
+/// Height of one panel.
+const PANEL_HEIGHT: u32 = 270;
+/// Height of the title and legend.
+const HEADER_HEIGHT: u32 = 78;
+/// Height of a row's heading.
+const ROW_HEADING_HEIGHT: u32 = 26;
+/// Space left and right of the grid.
+const SIDE_MARGIN: u32 = 12;
+/// The narrowest figure (room for the title and legend).
+const MINIMUM_WIDTH: u32 = 560;
+
+const TEXT: RGBColor = RGBColor(34, 34, 34);
+const MUTED: RGBColor = RGBColor(102, 102, 102);
+const GRID: RGBColor = RGBColor(232, 232, 232);
+const AXIS: RGBColor = RGBColor(150, 150, 150);
+
+/// A linear axis whose grid lines and labels are at given positions (the
+/// step axis' ticks, the centres of bar categories).
+#[derive(Debug, Clone)]
+struct KeyedAxis {
+    start: f64,
+    end: f64,
+    keys: Vec<f64>,
+}
+
+impl Ranged for KeyedAxis {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let length = self.end - self.start;
+        if length <= 0.0 {
+            return (limit.0 + limit.1) / 2;
+        }
+        let fraction = (value - self.start) / length;
+        limit.0 + (f64::from(limit.1 - limit.0) * fraction).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
+        self.keys.clone()
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.start..self.end
+    }
+}
+
+impl ValueFormatter<f64> for KeyedAxis {
+    fn format_ext(&self, value: &f64) -> String {
+        format!("{value:.2}")
+    }
+}
+
+/// The figure's size in pixels: `(width, height)`.
+pub fn figure_size(figure: &Figure) -> (u32, u32) {
+    let columns = figure.columns.max(1) as u32;
+    let width = (columns * PANEL_WIDTH + 2 * SIDE_MARGIN).max(MINIMUM_WIDTH);
+    let height = HEADER_HEIGHT + figure.rows.len() as u32 * (ROW_HEADING_HEIGHT + PANEL_HEIGHT) + 8;
+    (width, height)
+}
+
+/// The SVG of `figure`.
+pub fn render_svg(figure: &Figure) -> Result<String, ReportError> {
+    let chart = figure.chart.name();
+    let failed = |error: &dyn std::fmt::Display| ReportError::Drawing {
+        chart: chart.to_string(),
+        message: error.to_string(),
+    };
+    if !register_with_plotters() {
+        return Err(failed(&"the embedded font cannot be read"));
+    }
+    let (width, height) = figure_size(figure);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|error| failed(&error))?;
+        draw_header(&root, figure).map_err(|error| failed(&error))?;
+        for (row_index, row) in figure.rows.iter().enumerate() {
+            let top = HEADER_HEIGHT + row_index as u32 * (ROW_HEADING_HEIGHT + PANEL_HEIGHT);
+            root.draw(&Text::new(
+                row.label.clone(),
+                (SIDE_MARGIN as i32, top as i32 + 6),
+                text_style(14, TEXT, HPos::Left, VPos::Top),
+            ))
+            .map_err(|error| failed(&error))?;
+            for column in 0..figure.columns {
+                let Some(panel) = figure.panels.get(row_index * figure.columns + column) else {
+                    continue;
+                };
+                let left = SIDE_MARGIN + column as u32 * PANEL_WIDTH;
+                let area = root.clone().shrink(
+                    (left, top + ROW_HEADING_HEIGHT),
+                    (PANEL_WIDTH, PANEL_HEIGHT),
+                );
+                draw_panel(&area, figure, row, panel).map_err(|error| failed(&error))?;
+            }
+        }
+        root.present().map_err(|error| failed(&error))?;
+    }
+    Ok(svg)
+}
+
+/// A text style of the embedded font.
+fn text_style(size: u32, color: RGBColor, horizontal: HPos, vertical: VPos) -> TextStyle<'static> {
+    let mut style = TextStyle::from((FONT_FAMILY, size).into_font());
+    style.color = color.to_backend_color();
+    style.pos(Pos::new(horizontal, vertical))
+}
+
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// The title, what the lines mean, and the legend.
+fn draw_header(root: &DrawingArea<SVGBackend<'_>, Shift>, figure: &Figure) -> DrawResult {
+    let left = SIDE_MARGIN as i32;
+    root.draw(&Text::new(
+        figure.chart.title().to_string(),
+        (left, 10),
+        text_style(18, TEXT, HPos::Left, VPos::Top),
+    ))?;
+    let note = match figure.replicates {
+        0 | 1 => "one replicate".to_string(),
+        count => format!("mean of {count} replicates; band or whiskers: minimum to maximum"),
+    };
+    root.draw(&Text::new(
+        note,
+        (left, 34),
+        text_style(12, MUTED, HPos::Left, VPos::Top),
+    ))?;
+    let mut x = left;
+    let y = 60;
+    for entry in &figure.legend {
+        let color = RGBColor(entry.color[0], entry.color[1], entry.color[2]);
+        root.draw(&Rectangle::new(
+            [(x, y - 6), (x + 18, y + 6)],
+            color.filled(),
+        ))?;
+        let style = text_style(13, TEXT, HPos::Left, VPos::Center);
+        root.draw(&Text::new(entry.label.clone(), (x + 24, y), style.clone()))?;
+        let (text_width, _) = root.estimate_text_size(&entry.label, &style)?;
+        x += 24 + text_width as i32 + 22;
+    }
+    Ok(())
+}
+
+/// Decimals that tell the vertical axis' labels apart.
+fn y_decimals(y_maximum: f64) -> usize {
+    if y_maximum <= 0.05 {
+        3
+    } else {
+        2
+    }
+}
+
+/// One panel: lines over the step axis, or bars per category.
+fn draw_panel(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    figure: &Figure,
+    row: &FigureRow,
+    panel: &Panel,
+) -> DrawResult {
+    let decimals = y_decimals(row.y_maximum);
+    let y_formatter = move |value: &f64| format!("{value:.decimals$}");
+    if panel.series.is_empty() && panel.bars.is_empty() {
+        return draw_empty_panel(area, panel, row);
+    }
+    if !panel.categories.is_empty() {
+        return draw_bar_panel(area, figure, row, panel, &y_formatter);
+    }
+    let axis = StepAxis::new(figure.steps.iter().copied());
+    let (start, end) = axis.range();
+    let tick_positions: Vec<f64> = axis.ticks().into_iter().map(StepAxis::position).collect();
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            panel.title.clone(),
+            (FONT_FAMILY, 14).into_font().color(&TEXT),
+        )
+        .margin(6)
+        .margin_right(16)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(
+            KeyedAxis {
+                start,
+                end,
+                keys: tick_positions,
+            },
+            0.0..row.y_maximum,
+        )?;
+    chart
+        .configure_mesh()
+        .x_labels(32)
+        .y_labels(6)
+        .x_label_formatter(&|position| StepAxis::step_at(*position).to_string())
+        .y_label_formatter(&y_formatter)
+        .x_desc("RL step (log scale)")
+        .y_desc(row.y_label.clone())
+        .label_style((FONT_FAMILY, 12).into_font().color(&TEXT))
+        .axis_desc_style((FONT_FAMILY, 12).into_font().color(&MUTED))
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+        .axis_style(AXIS)
+        .draw()?;
+    for series in &panel.series {
+        let Some(entry) = figure.legend.get(series.legend) else {
+            continue;
+        };
+        let color = RGBColor(entry.color[0], entry.color[1], entry.color[2]);
+        if series.points.iter().any(|(_, spread)| spread.has_spread()) {
+            let upper = series
+                .points
+                .iter()
+                .map(|(step, spread)| (StepAxis::position(*step), spread.maximum));
+            let lower = series
+                .points
+                .iter()
+                .rev()
+                .map(|(step, spread)| (StepAxis::position(*step), spread.minimum));
+            chart.draw_series(std::iter::once(Polygon::new(
+                upper.chain(lower).collect::<Vec<_>>(),
+                color.mix(0.18).filled(),
+            )))?;
+        }
+        let points: Vec<(f64, f64)> = series
+            .points
+            .iter()
+            .map(|(step, spread)| (StepAxis::position(*step), spread.mean))
+            .collect();
+        chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?;
+        chart.draw_series(
+            points
+                .into_iter()
+                .map(|point| Circle::new(point, 3, color.filled())),
+        )?;
+    }
+    Ok(())
+}
+
+/// Bars grouped by category, each labelled with its value.
+fn draw_bar_panel(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    figure: &Figure,
+    row: &FigureRow,
+    panel: &Panel,
+    y_formatter: &dyn Fn(&f64) -> String,
+) -> DrawResult {
+    let categories = panel.categories.len();
+    let centres: Vec<f64> = (0..categories).map(|index| index as f64 + 0.5).collect();
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            panel.title.clone(),
+            (FONT_FAMILY, 14).into_font().color(&TEXT),
+        )
+        .margin(6)
+        .margin_right(16)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(
+            KeyedAxis {
+                start: 0.0,
+                end: categories as f64,
+                keys: centres,
+            },
+            0.0..row.y_maximum,
+        )?;
+    let category_name = |position: &f64| {
+        panel
+            .categories
+            .get(position.floor().max(0.0) as usize)
+            .cloned()
+            .unwrap_or_default()
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(categories.max(1))
+        .y_labels(6)
+        .x_label_formatter(&category_name)
+        .y_label_formatter(y_formatter)
+        .y_desc(row.y_label.clone())
+        .label_style((FONT_FAMILY, 12).into_font().color(&TEXT))
+        .axis_desc_style((FONT_FAMILY, 12).into_font().color(&MUTED))
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+        .axis_style(AXIS)
+        .draw()?;
+    for category in 0..categories {
+        let bars: Vec<_> = panel
+            .bars
+            .iter()
+            .filter(|bar| bar.category == category)
+            .collect();
+        if bars.is_empty() {
+            // Say so, rather than leave a gap that reads as 0.
+            chart.draw_series(std::iter::once(Text::new(
+                "undefined".to_string(),
+                (category as f64 + 0.5, 0.0),
+                text_style(10, MUTED, HPos::Center, VPos::Bottom),
+            )))?;
+            continue;
+        }
+        let width = 0.76 / bars.len() as f64;
+        for (index, bar) in bars.iter().enumerate() {
+            let Some(entry) = figure.legend.get(bar.legend) else {
+                continue;
+            };
+            let color = RGBColor(entry.color[0], entry.color[1], entry.color[2]);
+            let left = category as f64 + 0.12 + index as f64 * width;
+            let right = left + width * 0.9;
+            let centre = (left + right) / 2.0;
+            let top = bar.value.mean.min(row.y_maximum);
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(left, 0.0), (right, top)],
+                color.filled(),
+            )))?;
+            if bar.value.has_spread() {
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(centre, bar.value.minimum), (centre, bar.value.maximum)],
+                    TEXT.stroke_width(1),
+                )))?;
+            }
+            chart.draw_series(std::iter::once(Text::new(
+                y_formatter(&bar.value.mean),
+                (centre, top),
+                text_style(10, TEXT, HPos::Center, VPos::Bottom),
+            )))?;
+        }
+    }
+    Ok(())
+}
+
+/// A panel with nothing to show says so, so an empty panel is never mistaken
+/// for zeros.
+fn draw_empty_panel(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    panel: &Panel,
+    row: &FigureRow,
+) -> DrawResult {
+    let (width, height) = area.dim_in_pixel();
+    area.draw(&Text::new(
+        panel.title.clone(),
+        (width as i32 / 2, 8),
+        text_style(14, TEXT, HPos::Center, VPos::Top),
+    ))?;
+    area.draw(&Text::new(
+        format!("no {} measured", row.y_label),
+        (width as i32 / 2, height as i32 / 2),
+        text_style(12, MUTED, HPos::Center, VPos::Center),
+    ))?;
+    Ok(())
+}
