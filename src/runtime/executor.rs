@@ -7,6 +7,7 @@
 //! process, [`super::LocalExecutor`]) and the Slurm one (one batch job per
 //! stage, [`super::slurm::SlurmExecutor`]).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -65,6 +66,24 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// The outcomes of `stages`, in that order, taken out of `outcomes`;
+    /// a stage without an outcome is left out.
+    pub fn in_order<'a>(
+        stages: impl IntoIterator<Item = &'a Stage>,
+        outcomes: &mut BTreeMap<StageKey, Outcome>,
+    ) -> RunReport {
+        RunReport {
+            stages: stages
+                .into_iter()
+                .filter_map(|stage| {
+                    outcomes
+                        .remove(&stage.key)
+                        .map(|outcome| (stage.name.clone(), stage.key.clone(), outcome))
+                })
+                .collect(),
+        }
+    }
+
     /// Whether any stage failed or was skipped.
     pub fn failed(&self) -> bool {
         self.stages.iter().any(|(_, _, outcome)| {

@@ -124,16 +124,7 @@ pub fn run_local(
             outcomes.insert(key, outcome);
         }
     });
-    RunReport {
-        stages: order
-            .iter()
-            .filter_map(|stage| {
-                outcomes
-                    .remove(&stage.key)
-                    .map(|outcome| (stage.name.clone(), stage.key.clone(), outcome))
-            })
-            .collect(),
-    }
+    RunReport::in_order(order.iter().copied(), &mut outcomes)
 }
 
 /// [`run_local`] behind the [`Executor`] interface.

@@ -428,17 +428,7 @@ impl Executor for SlurmExecutor {
         outcomes.extend(submitted.unsubmitted.clone());
         self.follow(plan, &submission, &submitted, &mut outcomes, &bar, &print)?;
         bar.finish_and_clear();
-        Ok(RunReport {
-            stages: plan
-                .stages
-                .iter()
-                .filter_map(|stage| {
-                    outcomes
-                        .remove(&stage.key)
-                        .map(|outcome| (stage.name.clone(), stage.key.clone(), outcome))
-                })
-                .collect(),
-        })
+        Ok(RunReport::in_order(&plan.stages, &mut outcomes))
     }
 }
 
