@@ -16,7 +16,7 @@ use echolab::random::Stream;
 use echolab::training::rl::{run, RlConfig, RlError, RlInputs};
 use echolab::training::{
     pretrain, AdamWConfig, DecayKind, LearningRateSchedule, ModelArtifact, PretrainConfig,
-    PretrainData, SilentObserver, SourceDocuments, Warmup,
+    PretrainData, SilentObserver, SourceDocuments, TrainingError, Warmup,
 };
 
 const CHILD_BASE: &str = "ECHOLAB_RL_CHILD_BASE";
@@ -454,7 +454,7 @@ fn a_checkpoint_of_another_configuration_is_refused() {
     other.seed += 1;
     assert!(matches!(
         run(&other, &inputs(base()), work.path(), &mut SilentObserver),
-        Err(RlError::CheckpointMismatch { .. })
+        Err(RlError::Training(TrainingError::CheckpointMismatch { .. }))
     ));
 }
 

@@ -59,20 +59,6 @@ pub enum RlError {
         /// The weight's name.
         name: String,
     },
-    /// The checkpoint in the work directory belongs to another run.
-    #[error("checkpoint `{path}` was written for another configuration or other inputs; remove it or use another work directory")]
-    CheckpointMismatch {
-        /// The checkpoint directory.
-        path: PathBuf,
-    },
-    /// A checkpoint file is malformed.
-    #[error("checkpoint file `{path}` is malformed: {reason}")]
-    MalformedCheckpoint {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
     /// Reading or writing a file failed.
     #[error("cannot access `{path}`: {source}")]
     Io {
@@ -84,7 +70,8 @@ pub enum RlError {
     /// Serialising or parsing JSON failed.
     #[error("invalid JSON: {0}")]
     Json(#[from] serde_json::Error),
-    /// Loading or writing model artifacts failed.
+    /// Loading or writing model artifacts or checkpoints failed, or the
+    /// checkpoint in the work directory belongs to another run.
     #[error(transparent)]
     Training(#[from] TrainingError),
     /// The model failed.

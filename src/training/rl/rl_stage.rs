@@ -39,7 +39,7 @@ use crate::model::{Gpt, Parameters};
 use crate::random::Stream;
 use crate::training::{
     clip_factor, global_norm, write_atomically, AdamW, AdamWConfig, ModelArtifact, Observer,
-    StepReport, MODEL_ARTIFACT_FORMAT_VERSION,
+    StepReport, TrainingError, MODEL_ARTIFACT_FORMAT_VERSION,
 };
 
 /// What the RL stage reads besides its configuration.
@@ -245,9 +245,10 @@ pub fn run(
     let resumed_from = match RlCheckpoint::latest(work_dir)? {
         Some(checkpoint) => {
             if checkpoint.state.fingerprint != fingerprint {
-                return Err(RlError::CheckpointMismatch {
+                return Err(TrainingError::CheckpointMismatch {
                     path: checkpoint.directory,
-                });
+                }
+                .into());
             }
             let weights_file = checkpoint.weights_path();
             let weights = std::fs::read(&weights_file).map_err(RlError::io(&weights_file))?;
@@ -645,16 +646,18 @@ fn restore_variables(
     for (name, variable) in variables {
         let key = name;
         let Some(tensor) = tensors.get(key) else {
-            return Err(RlError::MalformedCheckpoint {
+            return Err(TrainingError::MalformedCheckpoint {
                 path: source.to_path_buf(),
                 reason: format!("weight `{key}` is missing"),
-            });
+            }
+            .into());
         };
         if tensor.dims() != variable.dims() {
-            return Err(RlError::MalformedCheckpoint {
+            return Err(TrainingError::MalformedCheckpoint {
                 path: source.to_path_buf(),
                 reason: format!("weight `{key}` has shape {:?}", tensor.dims()),
-            });
+            }
+            .into());
         }
         variable.set(tensor)?;
     }
