@@ -112,6 +112,40 @@ fn wait_for(child: &mut Child, condition: impl Fn() -> bool, what: &str) {
     }
 }
 
+/// Starts `echolab run experiments/<experiment>.echo`, kills it once some
+/// folder of the cache's `work/` satisfies `ready`, and checks that the kill
+/// left no partial entry.
+fn kill_run_when(root: &Path, experiment: &str, ready: impl Fn(&Path) -> bool, what: &str) {
+    let file = format!("experiments/{experiment}.echo");
+    let mut child = command(root, &["run", &file])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let work = root.join(".echolab/cache/work");
+    wait_for(
+        &mut child,
+        || {
+            std::fs::read_dir(&work)
+                .is_ok_and(|listing| listing.flatten().any(|entry| ready(&entry.path())))
+        },
+        what,
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_no_partial_entry(root);
+}
+
+/// The logs of `experiment`'s stages whose log file names start with
+/// `prefix`, concatenated.
+fn logs(root: &Path, experiment: &str, prefix: &str) -> String {
+    std::fs::read_dir(root.join(".echolab/logs").join(experiment))
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(prefix))
+        .map(|entry| std::fs::read_to_string(entry.path()).unwrap())
+        .collect()
+}
+
 #[test]
 fn two_runs_at_once_compute_each_stage_once_and_both_succeed() {
     let directory = project();
@@ -191,33 +225,16 @@ fn a_flipped_byte_is_found_by_cache_verify_and_recomputed_by_the_next_run() {
 fn a_run_killed_during_pretraining_resumes_to_the_same_bytes() {
     let directory = project();
     let root = directory.path();
-    let mut child = command(root, &["run", "experiments/mini.echo"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let work = root.join(".echolab/cache/work");
-    // Wait for the first checkpoint of the pretraining stage, then kill.
-    wait_for(
-        &mut child,
-        || {
-            std::fs::read_dir(&work).is_ok_and(|listing| {
-                listing
-                    .flatten()
-                    .any(|entry| entry.path().join("checkpoints/latest.json").exists())
-            })
-        },
+    // Kill at the first checkpoint of the pretraining stage.
+    kill_run_when(
+        root,
+        "mini",
+        |work| work.join("checkpoints/latest.json").exists(),
         "a pretraining checkpoint",
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert_no_partial_entry(root);
     let (ok, output) = run(root, &["run", "experiments/mini.echo"]);
     assert!(ok, "{output}");
-    let log = std::fs::read_dir(root.join(".echolab/logs/mini"))
-        .unwrap()
-        .flatten()
-        .map(|entry| std::fs::read_to_string(entry.path()).unwrap())
-        .collect::<String>();
+    let log = logs(root, "mini", "");
     assert!(
         log.contains("resuming at step"),
         "the second run did not resume:\n{log}"
@@ -238,44 +255,26 @@ fn reference_rl_outputs() -> BTreeMap<String, BTreeMap<String, String>> {
 fn a_run_killed_during_rl_resumes_to_the_same_bytes() {
     let directory = project_with("tests/runtime/mini_rl.echo");
     let root = directory.path();
-    let mut child = command(root, &["run", "experiments/mini_rl.echo"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // The RL stage's work folder is the only one holding `state.json` files
-    // with RL state; wait for its second checkpoint (step 4 of 12), then kill.
-    let work = root.join(".echolab/cache/work");
-    wait_for(
-        &mut child,
-        || {
-            std::fs::read_dir(&work).is_ok_and(|listing| {
-                listing.flatten().any(|entry| {
-                    entry
-                        .path()
-                        .join("checkpoints/step-00000004/state.json")
-                        .exists()
-                        && std::fs::read_to_string(entry.path().join("checkpoints/latest.json"))
-                            .is_ok_and(|pointer| pointer.contains("step-00000004"))
-                })
-            })
+    // Kill once the RL stage's second checkpoint (step 4 of 12) is the
+    // latest: pretraining checkpoints every 200 steps, so only the RL stage
+    // writes a step-4 checkpoint.
+    kill_run_when(
+        root,
+        "mini_rl",
+        |work| {
+            work.join("checkpoints/step-00000004/state.json").exists()
+                && std::fs::read_to_string(work.join("checkpoints/latest.json"))
+                    .is_ok_and(|pointer| pointer.contains("step-00000004"))
         },
         "the RL stage's checkpoint at step 4",
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert_no_partial_entry(root);
     let (ok, output) = run(root, &["run", "experiments/mini_rl.echo"]);
     assert!(ok, "{output}");
     assert!(
         stages_that_ran(&output) == ["tuned".to_string()].into_iter().collect(),
         "only the RL stage should run again:\n{output}"
     );
-    let log = std::fs::read_dir(root.join(".echolab/logs/mini_rl"))
-        .unwrap()
-        .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().starts_with("tuned."))
-        .map(|entry| std::fs::read_to_string(entry.path()).unwrap())
-        .collect::<String>();
+    let log = logs(root, "mini_rl", "tuned.");
     assert!(
         log.contains("resuming at step "),
         "the RL stage did not resume from its checkpoint:\n{log}"

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use crate::plan::StageKind;
 use crate::runtime::stages::pretraining_unigram_baseline;
 use crate::runtime::Project;
+use crate::training::MetricsRecord;
 
 /// The last held-out loss per source recorded in a pretraining stage's
 /// `metrics.jsonl`.
@@ -17,20 +18,19 @@ fn final_held_out_losses(metrics: &Path) -> anyhow::Result<Vec<(String, f64)>> {
         .with_context(|| format!("cannot read `{}`", metrics.display()))?;
     let mut last: Vec<(String, f64)> = Vec::new();
     for (number, line) in text.lines().enumerate() {
-        let row: serde_json::Value = serde_json::from_str(line)
+        let record: MetricsRecord = serde_json::from_str(line)
             .with_context(|| format!("`{}`, line {}", metrics.display(), number + 1))?;
-        if row.get("kind").and_then(serde_json::Value::as_str) != Some("held_out") {
-            continue;
-        }
-        let (Some(source), Some(loss)) = (
-            row.get("source").and_then(serde_json::Value::as_str),
-            row.get("loss").and_then(serde_json::Value::as_f64),
-        ) else {
+        let MetricsRecord::HeldOut {
+            source,
+            loss: Some(loss),
+            ..
+        } = record
+        else {
             continue;
         };
-        match last.iter_mut().find(|(name, _)| name == source) {
+        match last.iter_mut().find(|(name, _)| *name == source) {
             Some(slot) => slot.1 = loss,
-            None => last.push((source.to_string(), loss)),
+            None => last.push((source, loss)),
         }
     }
     Ok(last)
@@ -44,7 +44,7 @@ pub(super) fn baseline(file: &Path, cache: Option<&Path>) -> anyhow::Result<Exit
         return Ok(ExitCode::from(1));
     };
     let project = Project::locate(file, cache);
-    let experiment_directory = file.parent().unwrap_or(Path::new("."));
+    let experiment_directory = super::experiment_directory(file);
     println!(
         "{:<24} {:<16} {:>12} {:>12} {:>7}",
         "stage", "source", "unigram", "model", "ratio"
@@ -54,18 +54,15 @@ pub(super) fn baseline(file: &Path, cache: Option<&Path>) -> anyhow::Result<Exit
         .iter()
         .filter(|stage| stage.kind == StageKind::Pretrain)
     {
-        let baselines = match pretraining_unigram_baseline(
-            &plan,
-            stage,
-            &project.cache,
-            experiment_directory,
-        ) {
-            Ok(baselines) => baselines,
-            Err(error) => {
-                println!("{:<24} (inputs not available: {error})", stage.name);
-                continue;
-            }
-        };
+        let baselines =
+            match pretraining_unigram_baseline(&plan, stage, &project.cache, &experiment_directory)
+            {
+                Ok(baselines) => baselines,
+                Err(error) => {
+                    println!("{:<24} (inputs not available: {error})", stage.name);
+                    continue;
+                }
+            };
         let model = match project.cache.get(&stage.key)? {
             Some(entry) => final_held_out_losses(&entry.artifact("metrics.jsonl"))?,
             None => Vec::new(),

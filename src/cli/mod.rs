@@ -314,6 +314,14 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The folder an experiment file's relative input paths start from.
+pub(crate) fn experiment_directory(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// Compiles `file` and builds its plan; prints diagnostics. `None` when the
 /// file has errors (already printed).
 pub(crate) fn load_plan(

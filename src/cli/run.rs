@@ -116,9 +116,7 @@ pub(super) fn run(file: &Path, options: RunOptions) -> anyhow::Result<ExitCode> 
         }
     }
     let selected = select(&plan, options.stage.as_deref())?;
-    let experiment_directory = file
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let experiment_directory = super::experiment_directory(file);
     let plan_file = project.plan_file(&plan.experiment);
     PlanFile {
         experiment_directory: experiment_directory
@@ -333,9 +331,7 @@ pub(super) fn verify(
         .prefix("echolab-verify-")
         .tempdir()?;
     let scratch = Cache::new(scratch_root.path());
-    let experiment_directory = file
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let experiment_directory = super::experiment_directory(file);
     let logs = scratch_root.path().join("logs");
     let places = Places {
         upstream: &project.cache,
