@@ -10,9 +10,14 @@ one untimed step then the mean of the timed ones. Sampling: 64 rows, an
 8-token prompt, greedy decoding with a preallocated key-value cache to 128
 tokens.
 
+Also times the matrix products of one training step alone, each with
+torch.matmul (best of three), as echolab's bench does with its gemm
+(src/bench/matmul_ceiling.rs lists the same products): no step using
+PyTorch's matrix products can be faster than their sum.
+
 Prints one JSON object per preset on stdout:
 {"preset", "parameters", "training_tokens_per_second",
- "sampling_tokens_per_second"}.
+ "sampling_tokens_per_second", "training_ceiling_tokens_per_second"}.
 
     python scripts/pytorch_reference.py --presets tiny small --threads 2
 """
@@ -138,6 +143,41 @@ def sampling_speed(model, layers, width, heads, repeats):
     return SAMPLING_BATCH * (LENGTH - PROMPT) / best
 
 
+def step_products(layers, width, heads):
+    """(rows, inner, columns, count) of every matrix product of one step."""
+    tokens = BATCH * LENGTH
+    hidden = 4 * width
+    products = []
+    maps = [(width, 3 * width, layers), (width, width, layers), (width, hidden, layers),
+            (hidden, width, layers), (width, VOCABULARY, 1)]
+    for inputs, outputs, count in maps:
+        products += [(tokens, inputs, outputs, count), (tokens, outputs, inputs, count),
+                     (inputs, tokens, outputs, count)]
+    head = width // heads
+    attention = BATCH * heads * layers
+    products += [(LENGTH, head, LENGTH, attention), (LENGTH, LENGTH, head, attention)]
+    products += [(LENGTH, head, LENGTH, attention)] + [(LENGTH, LENGTH, head, attention)] * 3
+    return products
+
+
+def training_ceiling(layers, width, heads):
+    generator = torch.Generator().manual_seed(2)
+    total = 0.0
+    for rows, inner, columns, count in step_products(layers, width, heads):
+        batched = rows * columns < 64 * 1024
+        per_call, calls = (count, 1) if batched else (1, count)
+        left = torch.rand(per_call, rows, inner, generator=generator) - 0.5
+        right = torch.rand(per_call, inner, columns, generator=generator) - 0.5
+        torch.matmul(left, right)
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            torch.matmul(left, right)
+            best = min(best, time.perf_counter() - start)
+        total += best * calls
+    return BATCH * LENGTH / total
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--presets", nargs="+", default=["tiny", "small", "medium"])
@@ -152,6 +192,7 @@ def main():
         training = training_speed(model, steps)
         model.eval()
         sampling = sampling_speed(model, shape["layers"], shape["width"], shape["heads"], 2)
+        ceiling = training_ceiling(shape["layers"], shape["width"], shape["heads"])
         print(
             json.dumps(
                 {
@@ -159,6 +200,7 @@ def main():
                     "parameters": sum(p.numel() for p in model.parameters()),
                     "training_tokens_per_second": training,
                     "sampling_tokens_per_second": sampling,
+                    "training_ceiling_tokens_per_second": ceiling,
                 }
             ),
             flush=True,

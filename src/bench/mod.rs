@@ -9,6 +9,7 @@ mod data;
 mod decoding;
 mod evaluation;
 pub mod language;
+mod matmul_ceiling;
 mod plan;
 mod pytorch_reference;
 mod report;

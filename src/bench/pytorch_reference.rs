@@ -18,6 +18,9 @@ pub struct PytorchFigures {
     pub training_tokens_per_second: f64,
     /// Decoded tokens per second (64 rows, greedy, key-value cache).
     pub sampling_tokens_per_second: f64,
+    /// Training tokens per second if a step took only the time of its
+    /// matrix products, each timed alone with `torch.matmul`.
+    pub training_ceiling_tokens_per_second: f64,
 }
 
 /// The repository's root (where `scripts/` is).

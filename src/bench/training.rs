@@ -3,20 +3,21 @@
 //! split into forward pass, backward pass and optimizer, the arithmetic
 //! rate achieved against the peak of one large matrix product measured in
 //! the same run, batched sampling speed, and the same figures for the
-//! PyTorch reference (`scripts/pytorch_reference.py`) when it is available.
+//! PyTorch reference (`scripts/pytorch_reference.py`) when it is available,
+//! and the ceiling that the step's matrix products alone set on training
+//! speed ([`matmul_ceiling`]).
 //!
-//! Floating-point operations are counted as `2 m n k` per matrix product:
-//! the forward pass multiplies every weight matrix (and the tied output
-//! projection) once per token, and attention adds `4 t width` per token
-//! and layer (scores and mixing over all `t` keys, as candle computes them
-//! before masking); the backward pass counts twice the forward pass.
+//! Floating-point operations are counted as `2 m n k` over the matrix
+//! products of a step as [`matmul_ceiling`] lists them: every weight
+//! matrix (and the tied output projection) once per token forward and
+//! twice backward, and attention over all `t` keys (as the kernels compute
+//! it before masking).
 
 use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
 
-use super::pytorch_reference;
-use super::{best_of, decoding, Bench, Group};
+use super::{best_of, decoding, matmul_ceiling, pytorch_reference, Bench, Group};
 use crate::model::kernels::KernelPath;
 use crate::model::{Gpt, ModelConfig, PRESET_NAMES};
 use crate::random::Stream;
@@ -48,20 +49,6 @@ struct Phases {
 
 /// Side of the square matrix product that measures the peak rate.
 const PEAK_SIDE: usize = 1024;
-
-/// Floating-point operations of one training step (forward and backward)
-/// per token, for sequences of `LENGTH` tokens.
-fn training_flops_per_token(config: &ModelConfig) -> f64 {
-    let width = config.width as f64;
-    let hidden = config.hidden_width() as f64;
-    let up_projections = config.activation.up_projections() as f64;
-    let matrices_per_layer = 4.0 * width * width + (up_projections + 1.0) * width * hidden;
-    let attention_per_layer = 2.0 * LENGTH as f64 * width;
-    let forward = 2.0
-        * (config.layers as f64 * (matrices_per_layer + attention_per_layer)
-            + VOCABULARY as f64 * width);
-    3.0 * forward
-}
 
 /// GFLOP/s of one `PEAK_SIDE`-square matrix product, best of three.
 fn peak_gigaflops() -> anyhow::Result<f64> {
@@ -123,7 +110,9 @@ fn run(bench: &mut Bench) -> anyhow::Result<()> {
             "tokens/s",
             &format!("{threads} threads, mean of {timed_steps} steps"),
         );
-        let gigaflops = training_speed * training_flops_per_token(&config) / 1e9;
+        let gigaflops = training_speed
+            * matmul_ceiling::flops_per_token(&config, BATCH, LENGTH, VOCABULARY)
+            / 1e9;
         bench.record(
             &format!("{name} training arithmetic rate"),
             gigaflops,
@@ -137,6 +126,38 @@ fn run(bench: &mut Bench) -> anyhow::Result<()> {
             training_speed,
             pytorch.map(|f| f.training_tokens_per_second),
         );
+        let products = matmul_ceiling::step_time(&config, BATCH, LENGTH, VOCABULARY)?;
+        let ceiling = (BATCH * LENGTH) as f64 / products.as_secs_f64();
+        bench.record(
+            &format!("{name} training ceiling, matrix products alone"),
+            ceiling,
+            "tokens/s",
+            &format!(
+                "{:.0} ms of products per step; echolab reaches {:.0}%",
+                products.as_secs_f64() * 1e3,
+                100.0 * training_speed / ceiling
+            ),
+        );
+        if let Some(pytorch) = pytorch {
+            bench.record(
+                &format!("{name} training ceiling / PyTorch"),
+                ceiling / pytorch.training_tokens_per_second,
+                "x",
+                "the most a step using this gemm could lead PyTorch by",
+            );
+            bench.record(
+                &format!("{name} training ceiling with PyTorch's matmul"),
+                pytorch.training_ceiling_tokens_per_second,
+                "tokens/s",
+                "the same products, each timed alone with torch.matmul",
+            );
+            bench.record(
+                &format!("{name} training ceiling with PyTorch's matmul / PyTorch"),
+                pytorch.training_ceiling_tokens_per_second / pytorch.training_tokens_per_second,
+                "x",
+                "the most a step using PyTorch's matmul could lead PyTorch by",
+            );
+        }
         bench.record(
             &format!("{name} forward per step"),
             per_step(phases.forward),
