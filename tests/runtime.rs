@@ -192,6 +192,34 @@ fn two_runs_at_once_compute_each_stage_once_and_both_succeed() {
 }
 
 #[test]
+fn each_stage_computes_on_its_share_of_the_threads_and_the_bytes_do_not_change() {
+    let directory = project();
+    let root = directory.path();
+    let output = command(root, &["run", "experiments/mini.echo", "--jobs", "4"])
+        .env("RAYON_NUM_THREADS", "4")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    for stage in ["code", "prose", "base.tokenizer", "base"] {
+        let log = logs(root, "mini", &format!("{stage}."));
+        assert!(
+            log.contains(&format!("computing `{stage}` on 1 thread\n")),
+            "{stage}: {log}"
+        );
+    }
+    // The reference ran with every thread in one stage at a time.
+    assert_eq!(outputs(root), reference_outputs());
+    let directory = project();
+    let root = directory.path();
+    let output = command(root, &["run", "experiments/mini.echo", "--jobs", "2"])
+        .env("RAYON_NUM_THREADS", "4")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(logs(root, "mini", "base.").contains("computing `base` on 2 threads\n"));
+}
+
+#[test]
 fn a_flipped_byte_is_found_by_cache_verify_and_recomputed_by_the_next_run() {
     let directory = project();
     let root = directory.path();

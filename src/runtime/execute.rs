@@ -129,6 +129,16 @@ pub fn execute(
         path: log_path.clone(),
         source,
     })?;
+    {
+        use std::io::Write as _;
+        let threads = rayon::current_num_threads();
+        let plural = if threads == 1 { "" } else { "s" };
+        let _ = writeln!(
+            error_log,
+            "computing `{}` on {threads} thread{plural}",
+            stage.name
+        );
+    }
     let started = std::time::Instant::now();
     let result = if injected_failure(stage) {
         Err(StageError::Other(format!(

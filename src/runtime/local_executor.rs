@@ -1,6 +1,13 @@
 //! The local executor: stages in dependency order, in threads of this
 //! process, independent ones in parallel up to `jobs`, going on after a
 //! failure.
+//!
+//! Threads: each stage computes in its own rayon pool of
+//! [`threads_per_stage`] threads, the process's threads (`RAYON_NUM_THREADS`,
+//! else the cores) shared out between the `jobs` stages that may run at
+//! once. On two cores, two stages on one thread each did more in total
+//! than one stage on two (docs/performance.md). No result depends on a
+//! thread count: every kernel keeps its sums in index order.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
@@ -38,6 +45,7 @@ pub fn run_local(
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
     let (sender, receiver) = mpsc::channel::<(StageKey, Outcome)>();
+    let threads = threads_per_stage(rayon::current_num_threads(), jobs);
     std::thread::scope(|scope| {
         let mut running: BTreeSet<StageKey> = BTreeSet::new();
         loop {
@@ -84,7 +92,13 @@ pub fn run_local(
                         progress_bar.set_position(step);
                         progress_bar.set_message(message.to_string());
                     });
-                    let outcome = match execute(stage, plan, places, progress) {
+                    let computed =
+                        match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+                            Ok(pool) => pool.install(|| execute(stage, plan, places, progress)),
+                            // Without a pool of its own the stage shares the global one.
+                            Err(_) => execute(stage, plan, places, progress),
+                        };
+                    let outcome = match computed {
                         Ok(Execution::Cached(_)) => Outcome::Cached,
                         Ok(Execution::Computed(_)) => Outcome::Computed(start.elapsed()),
                         Err(error) => Outcome::Failed {
@@ -127,6 +141,12 @@ pub fn run_local(
     RunReport::in_order(order.iter().copied(), &mut outcomes)
 }
 
+/// The threads each stage computes on when `jobs` stages may run at once
+/// in a process of `available` threads: an equal share, at least one.
+pub fn threads_per_stage(available: usize, jobs: usize) -> usize {
+    (available / jobs.max(1)).max(1)
+}
+
 /// [`run_local`] behind the [`Executor`] interface.
 #[derive(Debug, Clone, Copy)]
 pub struct LocalExecutor {
@@ -150,5 +170,20 @@ impl Executor for LocalExecutor {
             self.jobs,
             self.show_progress,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threads_per_stage;
+
+    #[test]
+    fn the_process_threads_are_shared_out_between_the_jobs() {
+        assert_eq!(threads_per_stage(2, 1), 2);
+        assert_eq!(threads_per_stage(2, 2), 1);
+        assert_eq!(threads_per_stage(8, 3), 2);
+        // Never zero: more jobs than threads still gives each stage one.
+        assert_eq!(threads_per_stage(2, 4), 1);
+        assert_eq!(threads_per_stage(4, 0), 4);
     }
 }

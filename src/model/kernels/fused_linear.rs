@@ -32,7 +32,8 @@ pub struct FusedLinear;
 struct FusedLinearBackward;
 
 fn parallelism(multiply_adds: usize) -> gemm::Parallelism {
-    let threads = candle_core::utils::get_num_threads();
+    // The pool the caller runs in (a stage's own, see the local executor).
+    let threads = rayon::current_num_threads();
     if threads > 1 && multiply_adds >= PARALLEL_THRESHOLD {
         gemm::Parallelism::Rayon(threads)
     } else {
