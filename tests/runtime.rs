@@ -193,13 +193,21 @@ fn two_runs_at_once_compute_each_stage_once_and_both_succeed() {
 
 #[test]
 fn each_stage_computes_on_its_share_of_the_threads_and_the_bytes_do_not_change() {
-    let directory = project();
-    let root = directory.path();
-    let output = command(root, &["run", "experiments/mini.echo", "--jobs", "4"])
+    // A fresh project run with 4 threads shared out between `jobs` stages.
+    let run_with_jobs = |jobs: &str| {
+        let directory = project();
+        let output = command(
+            directory.path(),
+            &["run", "experiments/mini.echo", "--jobs", jobs],
+        )
         .env("RAYON_NUM_THREADS", "4")
         .output()
         .unwrap();
-    assert!(output.status.success(), "{output:?}");
+        assert!(output.status.success(), "{output:?}");
+        directory
+    };
+    let directory = run_with_jobs("4");
+    let root = directory.path();
     for stage in ["code", "prose", "base.tokenizer", "base"] {
         let log = logs(root, "mini", &format!("{stage}."));
         assert!(
@@ -209,13 +217,8 @@ fn each_stage_computes_on_its_share_of_the_threads_and_the_bytes_do_not_change()
     }
     // The reference ran with every thread in one stage at a time.
     assert_eq!(outputs(root), reference_outputs());
-    let directory = project();
+    let directory = run_with_jobs("2");
     let root = directory.path();
-    let output = command(root, &["run", "experiments/mini.echo", "--jobs", "2"])
-        .env("RAYON_NUM_THREADS", "4")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
     assert!(logs(root, "mini", "base.").contains("computing `base` on 2 threads\n"));
 }
 

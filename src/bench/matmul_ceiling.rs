@@ -154,19 +154,24 @@ pub fn step_time(
         let per_call = if batched { product.count } else { 1 };
         let left = random((per_call, product.rows, product.inner))?;
         let right = random((per_call, product.inner, product.columns))?;
-        left.matmul(&right)?;
-        let mut failure = None;
-        let time = best_of(3, || {
-            if let Err(error) = left.matmul(&right) {
-                failure = Some(error);
-            }
-        });
-        if let Some(error) = failure {
-            return Err(error.into());
-        }
-        total += time * calls as u32;
+        total += product_time(&left, &right)? * calls as u32;
     }
     Ok(total)
+}
+
+/// The time of `left.matmul(right)`, after one untimed call, best of three.
+pub fn product_time(left: &Tensor, right: &Tensor) -> anyhow::Result<Duration> {
+    left.matmul(right)?;
+    let mut failure = None;
+    let time = best_of(3, || {
+        if let Err(error) = left.matmul(right) {
+            failure = Some(error);
+        }
+    });
+    match failure {
+        Some(error) => Err(error.into()),
+        None => Ok(time),
+    }
 }
 
 #[cfg(test)]
