@@ -15,10 +15,9 @@ use echolab::evaluation::{
 use echolab::model::ModelConfig;
 use echolab::random::Stream;
 use echolab::training::rl::{prompt_text, PromptRequest};
-use echolab::training::{
-    pretrain, AdamWConfig, DecayKind, LearningRateSchedule, ModelArtifact, PretrainConfig,
-    PretrainData, SilentObserver, SourceDocuments, Warmup,
-};
+use echolab::training::{pretrain, ModelArtifact, PretrainData, SilentObserver, SourceDocuments};
+
+mod common;
 
 const CHILD_CHECKPOINT: &str = "ECHOLAB_FORCED_CHILD_CHECKPOINT";
 const CHILD_DIGEST: &str = "ECHOLAB_FORCED_DIGEST";
@@ -56,29 +55,7 @@ fn pretrain_base(dir: &Path) {
     let (training, tokenizer, _) = corpus();
     let mut model = ModelConfig::preset("tiny").unwrap();
     model.context = 128;
-    let config = PretrainConfig {
-        model,
-        seed: 13,
-        token_budget: 600 * 16 * 64,
-        batch_size: 16,
-        sequence_length: 64,
-        optimizer: AdamWConfig {
-            learning_rate: 1e-2,
-            beta1: 0.9,
-            beta2: 0.95,
-            epsilon: 1e-8,
-            weight_decay: 0.1,
-        },
-        schedule: LearningRateSchedule {
-            decay: DecayKind::Cosine,
-            warmup: Warmup::Fraction(0.05),
-            final_fraction: 0.1,
-        },
-        gradient_clip: Some(1.0),
-        checkpoint_interval: 0,
-        evaluation_interval: 0,
-        held_out_sequences: 1,
-    };
+    let config = common::pretrain_config(model, 13, 600, 16, 64);
     let sources = Format::ALL
         .into_iter()
         .zip(&training)

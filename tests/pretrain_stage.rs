@@ -5,13 +5,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use echolab::model::{Activation, ModelConfig, NormKind, Positions};
 use echolab::training::{
-    pretrain, AdamWConfig, DecayKind, LearningRateSchedule, MetricsRecord, ModelArtifact,
-    PretrainConfig, PretrainData, SilentObserver, SourceDocuments, TrainingError, Warmup,
+    pretrain, MetricsRecord, ModelArtifact, PretrainConfig, PretrainData, SilentObserver,
+    SourceDocuments, TrainingError, Warmup,
 };
+
+mod common;
 
 const EOS: u32 = 11;
 const CHILD_DIR: &str = "ECHOLAB_PRETRAIN_CHILD_DIR";
@@ -48,39 +50,23 @@ fn corpus() -> PretrainData {
 }
 
 fn config(width: usize, steps: u64, batch_size: usize, sequence_length: usize) -> PretrainConfig {
+    let model = ModelConfig {
+        layers: 1,
+        width,
+        heads: 2,
+        context: 32,
+        mlp_ratio: 4,
+        activation: Activation::Gelu,
+        norm: NormKind::LayerNorm,
+        positions: Positions::Learned,
+        tied_embeddings: true,
+        bias: true,
+    };
     PretrainConfig {
-        model: ModelConfig {
-            layers: 1,
-            width,
-            heads: 2,
-            context: 32,
-            mlp_ratio: 4,
-            activation: Activation::Gelu,
-            norm: NormKind::LayerNorm,
-            positions: Positions::Learned,
-            tied_embeddings: true,
-            bias: true,
-        },
-        seed: 17,
-        token_budget: steps * (batch_size * sequence_length) as u64,
-        batch_size,
-        sequence_length,
-        optimizer: AdamWConfig {
-            learning_rate: 1e-2,
-            beta1: 0.9,
-            beta2: 0.95,
-            epsilon: 1e-8,
-            weight_decay: 0.1,
-        },
-        schedule: LearningRateSchedule {
-            decay: DecayKind::Cosine,
-            warmup: Warmup::Fraction(0.05),
-            final_fraction: 0.1,
-        },
-        gradient_clip: Some(1.0),
         checkpoint_interval: 10,
         evaluation_interval: 25,
         held_out_sequences: 4,
+        ..common::pretrain_config(model, 17, steps, batch_size, sequence_length)
     }
 }
 
@@ -231,20 +217,12 @@ fn a_checkpoint_of_another_configuration_is_refused() {
 #[test]
 fn a_run_killed_with_sigkill_resumes_to_the_bytes_of_an_uninterrupted_run() {
     let killed = tempfile::tempdir().unwrap();
-    let mut process = child("long", killed.path(), None).spawn().unwrap();
-    let pointer = killed.path().join("checkpoints/latest.json");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !pointer.exists() {
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    // Let it run into a later checkpoint or the middle of writing one.
-    std::thread::sleep(Duration::from_millis(150));
-    process.kill().unwrap(); // SIGKILL on Unix
-    process.wait().unwrap();
-    assert!(
-        !killed.path().join("model.safetensors").exists(),
-        "the child finished before it was killed: lengthen `long_config`"
+    let process = child("long", killed.path(), None).spawn().unwrap();
+    common::kill_after_first_checkpoint(
+        process,
+        killed.path(),
+        Duration::from_secs(60),
+        Duration::from_millis(150),
     );
 
     let outcome = pretrain(

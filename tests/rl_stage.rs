@@ -8,16 +8,17 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use echolab::data::{Document, Format, Level, Split, Tokenizer};
 use echolab::model::ModelConfig;
 use echolab::random::Stream;
 use echolab::training::rl::{run, RlConfig, RlError, RlInputs};
 use echolab::training::{
-    pretrain, AdamWConfig, DecayKind, LearningRateSchedule, ModelArtifact, PretrainConfig,
-    PretrainData, SilentObserver, SourceDocuments, TrainingError, Warmup,
+    pretrain, ModelArtifact, PretrainData, SilentObserver, SourceDocuments, TrainingError,
 };
+
+mod common;
 
 const CHILD_BASE: &str = "ECHOLAB_RL_CHILD_BASE";
 const CHILD_DIR: &str = "ECHOLAB_RL_CHILD_DIR";
@@ -84,29 +85,7 @@ fn pretrain_base(dir: &Path) {
     let (tokenizer, texts, _) = corpus();
     let mut model = ModelConfig::preset("tiny").expect("the tiny preset exists");
     model.context = 32;
-    let config = PretrainConfig {
-        model,
-        seed: 5,
-        token_budget: 100 * 16 * 32,
-        batch_size: 16,
-        sequence_length: 32,
-        optimizer: AdamWConfig {
-            learning_rate: 1e-2,
-            beta1: 0.9,
-            beta2: 0.95,
-            epsilon: 1e-8,
-            weight_decay: 0.1,
-        },
-        schedule: LearningRateSchedule {
-            decay: DecayKind::Cosine,
-            warmup: Warmup::Fraction(0.05),
-            final_fraction: 0.1,
-        },
-        gradient_clip: Some(1.0),
-        checkpoint_interval: 0,
-        evaluation_interval: 0,
-        held_out_sequences: 1,
-    };
+    let config = common::pretrain_config(model, 5, 100, 16, 32);
     let encoded: Vec<Vec<u32>> = texts
         .iter()
         .map(|text| tokenizer.encode_document(text))
@@ -305,7 +284,7 @@ fn child_rl_run() {
 #[test]
 fn a_run_killed_with_sigkill_resumes_to_the_bytes_of_an_uninterrupted_run() {
     let killed = tempfile::tempdir().unwrap();
-    let mut process = Command::new(std::env::current_exe().unwrap())
+    let process = Command::new(std::env::current_exe().unwrap())
         .args([
             "child_rl_run",
             "--exact",
@@ -318,18 +297,11 @@ fn a_run_killed_with_sigkill_resumes_to_the_bytes_of_an_uninterrupted_run() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let pointer = killed.path().join("checkpoints/latest.json");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !pointer.exists() {
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    std::thread::sleep(Duration::from_millis(700));
-    process.kill().unwrap(); // SIGKILL on Unix
-    process.wait().unwrap();
-    assert!(
-        !killed.path().join("model.safetensors").exists(),
-        "the child finished before it was killed: lengthen `long_config`"
+    common::kill_after_first_checkpoint(
+        process,
+        killed.path(),
+        Duration::from_secs(120),
+        Duration::from_millis(700),
     );
     let outcome = run(
         &long_config(),
