@@ -94,6 +94,7 @@ fn page(rows: &[MetricRow]) -> String {
         winners: Figure::winners(rows),
         evaluations: Vec::new(),
         run_table: true,
+        missing: Vec::new(),
     })
 }
 
@@ -310,6 +311,89 @@ fn the_published_report_adds_the_run_table_with_durations() {
     );
     assert!(ok, "{stdout}{stderr}");
     assert!(root.join("elsewhere/report.html").is_file());
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_partial_report_draws_the_cached_evaluations_and_names_the_missing_ones() {
+    let smoke = smoke_project();
+    let directory = tempfile::tempdir().unwrap();
+    let root = directory.path();
+    for folder in ["experiments", "lockfiles", ".echolab/cache"] {
+        copy_tree(&smoke.join(folder), &root.join(folder));
+    }
+    let lock = echolab::lockfile::Lockfile::read(&root.join("lockfiles/smoke.lock"))
+        .unwrap()
+        .unwrap();
+    let entry_of = |root: &Path, stage: &str| {
+        root.join(".echolab/cache/v1")
+            .join(lock.stages[stage].key.to_string())
+    };
+    let missing = "main:tuned[kl=constant(0.01)]";
+    std::fs::remove_dir_all(entry_of(root, "summary")).unwrap();
+    std::fs::remove_dir_all(entry_of(root, missing)).unwrap();
+
+    let (ok, _, stderr) = run(root, &["report", "experiments/smoke.echo"]);
+    assert!(!ok && stderr.contains("--partial"), "{stderr}");
+    let (ok, stdout, stderr) = run(root, &["report", "experiments/smoke.echo", "--partial"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("partial: 2 of 3 evaluations"), "{stdout}");
+    let published = root.join("reports/smoke");
+    let page = std::fs::read_to_string(published.join("report.html")).unwrap();
+    assert!(page.contains("<b>Partial report.</b>"));
+    assert!(page.contains(&format!("<code>{missing}</code>")));
+    assert_eq!(page.matches("<svg").count(), 4, "every chart drawn");
+    let csv = std::fs::read_to_string(published.join("metrics.csv")).unwrap();
+    let rows = echolab::report::read_csv(&csv, "metrics.csv").unwrap();
+    let stages: BTreeSet<String> = rows.iter().map(MetricRow::group_label).collect();
+    assert_eq!(
+        stages.into_iter().collect::<Vec<_>>(),
+        ["main:base", "main:tuned[kl=constant(0)]"]
+    );
+    // Nothing partial is cached.
+    assert!(!entry_of(root, "summary").exists());
+
+    // With every evaluation back, the drawing is the report stage's, byte
+    // for byte, and no longer says it is partial.
+    copy_tree(&entry_of(smoke, missing), &entry_of(root, missing));
+    let (ok, stdout, stderr) = run(
+        root,
+        &[
+            "report",
+            "experiments/smoke.echo",
+            "--partial",
+            "--out",
+            "whole",
+        ],
+    );
+    assert!(ok, "{stdout}{stderr}");
+    let cached = entry_of(smoke, "summary");
+    for file in [
+        "metrics.csv",
+        "format_share.svg",
+        "format_share.png",
+        "accuracy.svg",
+        "winner.svg",
+    ] {
+        assert_eq!(
+            std::fs::read(root.join("whole").join(file)).unwrap(),
+            std::fs::read(cached.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    let page = std::fs::read_to_string(root.join("whole/report.html")).unwrap();
+    assert!(!page.contains("Partial report"));
 }
 
 #[test]

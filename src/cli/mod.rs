@@ -200,6 +200,11 @@ enum Command {
         /// The cache folder.
         #[arg(long)]
         cache: Option<PathBuf>,
+        /// When the report stage is not cached yet, draw the report from
+        /// the evaluations that are, saying on the page which are missing
+        /// (published only, never cached).
+        #[arg(long)]
+        partial: bool,
     },
     /// Compare the metrics of two runs or sweep points, value by value.
     ///
@@ -294,9 +299,12 @@ pub fn main() -> ExitCode {
         Command::Status { file, cache } => lock::status(&file, cache.as_deref()),
         Command::Explain { file, stage, cache } => lock::explain(&file, &stage, cache.as_deref()),
         Command::Baseline { file, cache } => baseline::baseline(&file, cache.as_deref()),
-        Command::Report { file, out, cache } => {
-            report::run(&file, out.as_deref(), cache.as_deref())
-        }
+        Command::Report {
+            file,
+            out,
+            cache,
+            partial,
+        } => report::run(&file, out.as_deref(), cache.as_deref(), partial),
         Command::Diff {
             a,
             b,

@@ -2,6 +2,10 @@
 //! `reports/<experiment>/` (or `--out DIR`): the charts and `metrics.csv`
 //! copied from the cache, and `report.html` with the run table filled in.
 //!
+//! With `--partial`, a report stage that is not cached yet is drawn here
+//! from the evaluations that are (the same code as the stage), the page
+//! naming the ones left out; nothing of it goes into the cache.
+//!
 //! The cached page is a pure function of the report stage's inputs; what
 //! this command adds (every stage of the plan, whether it is cached, the
 //! lockfile's provenance and the durations recorded beside the logs) varies
@@ -14,8 +18,10 @@ use anyhow::Context as _;
 
 use super::load_plan;
 use crate::lockfile::Lockfile;
+use crate::plan::Stage;
 use crate::plan::{Plan, StageKind};
 use crate::report::{insert_run_table, RunTable, RunTableRow, RUN_TABLE_MARKER};
+use crate::runtime::stages::{build_report, StageError};
 use crate::runtime::{Project, StageTiming};
 
 /// Writes the published report of `file`'s report stages.
@@ -23,6 +29,7 @@ pub(super) fn run(
     file: &Path,
     out: Option<&Path>,
     cache: Option<&Path>,
+    partial: bool,
 ) -> anyhow::Result<ExitCode> {
     let Some((_, plan)) = load_plan(file)? else {
         return Ok(ExitCode::from(1));
@@ -47,9 +54,20 @@ pub(super) fn run(
     let table = run_table(&plan, &project)?;
     let mut failed = false;
     for stage in &reports {
+        let folder: PathBuf = if reports.len() > 1 {
+            base.join(&stage.name)
+        } else {
+            base.clone()
+        };
         let Some(entry) = project.cache.get(&stage.key)? else {
+            if partial {
+                if !publish_partial(stage, &plan, &project, &folder, &table)? {
+                    failed = true;
+                }
+                continue;
+            }
             eprintln!(
-                "error: report `{}` is not in the cache: run `echolab run {} --stage {}` first",
+                "error: report `{}` is not in the cache: run `echolab run {} --stage {}` first, or draw what is cached with `--partial`",
                 stage.name,
                 file.display(),
                 stage.name
@@ -67,11 +85,6 @@ pub(super) fn run(
             failed = true;
             continue;
         }
-        let folder: PathBuf = if reports.len() > 1 {
-            base.join(&stage.name)
-        } else {
-            base.clone()
-        };
         std::fs::create_dir_all(&folder)
             .with_context(|| format!("cannot create `{}`", folder.display()))?;
         for name in entry.manifest.artifacts.keys() {
@@ -112,6 +125,67 @@ pub(super) fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Draws the report `stage` from the evaluations in the cache into
+/// `folder`, with the run table; `false` (after saying why) when none is.
+fn publish_partial(
+    stage: &Stage,
+    plan: &Plan,
+    project: &Project,
+    folder: &Path,
+    table: &RunTable,
+) -> anyhow::Result<bool> {
+    let upstream = |role: &str| -> Result<_, StageError> {
+        let Some(key) = stage.upstream.get(role) else {
+            return Ok(None);
+        };
+        Ok(project
+            .cache
+            .get(key)?
+            .filter(|entry| entry.corrupt_artifacts().is_empty()))
+    };
+    let name_of = |role: &str| {
+        stage
+            .upstream
+            .get(role)
+            .and_then(|key| plan.stage(key))
+            .map_or_else(|| role.to_string(), |upstream| upstream.name.clone())
+    };
+    let built = build_report(&stage.parameters, &stage.name, &upstream, &name_of)?;
+    if built.read == 0 {
+        eprintln!(
+            "error: report `{}`: none of its {} evaluations is in the cache yet",
+            stage.name,
+            built.missing.len()
+        );
+        return Ok(false);
+    }
+    std::fs::create_dir_all(folder)
+        .with_context(|| format!("cannot create `{}`", folder.display()))?;
+    for (name, bytes) in &built.files {
+        let target = folder.join(name);
+        let bytes = if name == "report.html" {
+            let page = String::from_utf8_lossy(bytes);
+            if page.contains(RUN_TABLE_MARKER) {
+                insert_run_table(&page, &table.to_html())?.into_bytes()
+            } else {
+                bytes.clone()
+            }
+        } else {
+            bytes.clone()
+        };
+        std::fs::write(&target, bytes)
+            .with_context(|| format!("cannot write `{}`", target.display()))?;
+    }
+    println!(
+        "wrote {} (partial: {} of {} evaluations; not cached: {})",
+        folder.display(),
+        built.read,
+        built.read + built.missing.len(),
+        built.missing.join(", ")
+    );
+    Ok(true)
 }
 
 /// Every stage of `plan`: kind, key, input files, cached, recorded duration;

@@ -47,6 +47,10 @@ pub struct PageContent {
     pub evaluations: Vec<EvaluationRow>,
     /// Whether the page has a place for the run table (`run_table` chosen).
     pub run_table: bool,
+    /// Evaluations the report names that were not in the cache: non-empty
+    /// only for a partial report (`echolab report --partial`), never for a
+    /// report stage.
+    pub missing: Vec<String>,
 }
 
 const STYLE: &str = "body{font-family:'DejaVu Sans',sans-serif;color:#222;margin:24px auto;max-width:1180px;padding:0 16px;line-height:1.45}\
@@ -89,6 +93,20 @@ pub fn render_page(content: &PageContent) -> String {
     );
     if let Some(description) = &content.description {
         let _ = writeln!(page, "<p>{}</p>", escape(description));
+    }
+    if !content.missing.is_empty() {
+        let _ = writeln!(
+            page,
+            "<p class=\"partial\" style=\"background:#fff4d6;border:1px solid #e0c060;padding:6px 10px\"><b>Partial report.</b> It reads the {read} evaluations in the cache; {count} are not there yet and are left out of every chart and table: {names}. Means and spreads cover only what was read.</p>",
+            read = content.evaluations.len(),
+            count = content.missing.len(),
+            names = content
+                .missing
+                .iter()
+                .map(|name| format!("<code>{}</code>", escape(name)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
     }
     let _ = writeln!(
         page,

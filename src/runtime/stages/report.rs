@@ -15,6 +15,7 @@ use crate::report::{
     render_page, render_png, render_svg, write_csv, Chart, EvaluationRow, Figure, MetricRow,
     PageContent,
 };
+use crate::runtime::Entry;
 
 #[derive(Deserialize)]
 struct Series {
@@ -47,11 +48,61 @@ struct Parameters {
 /// per measured value, labelled with its evaluation, model, sweep point and
 /// replicate; draws the chosen charts and the page.
 pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
-    let parameters: Parameters = context.parameters()?;
+    let built = build(
+        &context.stage.parameters,
+        &context.stage.name,
+        &|role| context.upstream(role).map(Some),
+        &|role| context.upstream_name(role),
+    )?;
+    for line in &built.notes {
+        context.log(line);
+    }
+    for (name, bytes) in &built.files {
+        context.write(name, bytes)?;
+    }
+    Ok(())
+}
+
+/// A report's files, built in memory.
+#[derive(Debug)]
+pub struct BuiltReport {
+    /// Each artifact's name and bytes, in the order written.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// The evaluations the report names that were not available (empty
+    /// for a report stage, which waits for all of them).
+    pub missing: Vec<String>,
+    /// How many evaluations it read.
+    pub read: usize,
+    /// Lines for the stage's log.
+    pub notes: Vec<String>,
+}
+
+/// Builds the report of the stage `stage_name` with these `parameters`,
+/// reading each evaluation's entry through `upstream` (by role). An
+/// evaluation `upstream` does not have (`Ok(None)`) is left out and named
+/// (by `name_of`, its stage name) in [`BuiltReport::missing`]; the page then says it is partial. With
+/// every evaluation present the bytes are exactly those of the report
+/// stage.
+pub fn build(
+    parameters: &serde_json::Value,
+    stage_name: &str,
+    upstream: &dyn Fn(&str) -> Result<Option<Entry>, StageError>,
+    name_of: &dyn Fn(&str) -> String,
+) -> Result<BuiltReport, StageError> {
+    let parameters: Parameters =
+        serde_json::from_value(parameters.clone()).map_err(|error| StageError::Parameters {
+            message: format!("stage `{stage_name}`: {error}"),
+        })?;
+    let mut files = Vec::new();
+    let mut notes = Vec::new();
     let mut rows = Vec::new();
     let mut evaluations = Vec::new();
+    let mut missing = Vec::new();
     for series in &parameters.series {
-        let entry = context.upstream(&series.role)?;
+        let Some(entry) = upstream(&series.role)? else {
+            missing.push(name_of(&series.role));
+            continue;
+        };
         let path = entry.artifact("metrics.jsonl");
         let text = std::fs::read_to_string(&path).map_err(|source| StageError::Io {
             action: "read",
@@ -86,7 +137,7 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
             .any(|chosen| chosen == output)
     };
     if wants("csv") {
-        context.write("metrics.csv", write_csv(&rows).as_bytes())?;
+        files.push(("metrics.csv".to_string(), write_csv(&rows).into_bytes()));
     }
     let mut charts = Vec::new();
     for chart in Chart::ALL {
@@ -99,18 +150,18 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
             continue;
         }
         let Some(figure) = Figure::build(chart, &rows) else {
-            context.log(&format!("chart `{}`: nothing to draw", chart.name()));
+            notes.push(format!("chart `{}`: nothing to draw", chart.name()));
             continue;
         };
         let svg = render_svg(&figure)?;
         if wants("svg") {
-            context.write(&format!("{}.svg", chart.name()), svg.as_bytes())?;
+            files.push((format!("{}.svg", chart.name()), svg.clone().into_bytes()));
         }
         if wants("png") {
-            context.write(
-                &format!("{}.png", chart.name()),
-                &render_png(&svg, chart.name())?,
-            )?;
+            files.push((
+                format!("{}.png", chart.name()),
+                render_png(&svg, chart.name())?,
+            ));
         }
         charts.push((chart, svg));
     }
@@ -120,6 +171,7 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
         } else {
             Vec::new()
         };
+        let read = evaluations.len();
         let page = render_page(&PageContent {
             experiment: parameters.experiment.clone(),
             description: parameters.description.clone(),
@@ -131,8 +183,20 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
                 .charts
                 .iter()
                 .any(|name| name == "run_table"),
+            missing: missing.clone(),
         });
-        context.write("report.html", page.as_bytes())?;
+        files.push(("report.html".to_string(), page.into_bytes()));
+        return Ok(BuiltReport {
+            files,
+            missing,
+            read,
+            notes,
+        });
     }
-    Ok(())
+    Ok(BuiltReport {
+        files,
+        read: evaluations.len(),
+        missing,
+        notes,
+    })
 }
