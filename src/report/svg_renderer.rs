@@ -127,6 +127,34 @@ fn text_style(size: u32, color: RGBColor, horizontal: HPos, vertical: VPos) -> T
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
+/// Room left of a panel's width for its title (the chart's margins).
+const TITLE_MARGINS: u32 = 28;
+
+/// `title` as it fits on one line of `area` at 14 pixels: whole when it
+/// fits, else cut with an ellipsis (a swept algorithm with all its
+/// settings does not fit a panel; the full name is in `metrics.csv` and
+/// the page's tables).
+fn fitted_title(area: &DrawingArea<SVGBackend<'_>, Shift>, title: &str) -> String {
+    let font = TextStyle::from((FONT_FAMILY, 14).into_font());
+    let room = area.dim_in_pixel().0.saturating_sub(TITLE_MARGINS);
+    let fits = |text: &str| {
+        area.estimate_text_size(text, &font)
+            .map_or(true, |(width, _)| width <= room)
+    };
+    if fits(title) {
+        return title.to_string();
+    }
+    let mut characters: Vec<char> = title.chars().collect();
+    while !characters.is_empty() {
+        characters.pop();
+        let cut: String = characters.iter().collect::<String>().trim_end().to_string() + "…";
+        if fits(&cut) {
+            return cut;
+        }
+    }
+    "…".to_string()
+}
+
 /// The title, what the lines mean, and the legend.
 fn draw_header(root: &DrawingArea<SVGBackend<'_>, Shift>, figure: &Figure) -> DrawResult {
     let left = SIDE_MARGIN as i32;
@@ -189,7 +217,7 @@ fn draw_panel(
     let tick_positions: Vec<f64> = axis.ticks().into_iter().map(StepAxis::position).collect();
     let mut chart = ChartBuilder::on(area)
         .caption(
-            panel.title.clone(),
+            fitted_title(area, &panel.title),
             (FONT_FAMILY, 14).into_font().color(&TEXT),
         )
         .margin(6)
@@ -265,7 +293,7 @@ fn draw_bar_panel(
     let centres: Vec<f64> = (0..categories).map(|index| index as f64 + 0.5).collect();
     let mut chart = ChartBuilder::on(area)
         .caption(
-            panel.title.clone(),
+            fitted_title(area, &panel.title),
             (FONT_FAMILY, 14).into_font().color(&TEXT),
         )
         .margin(6)
@@ -355,7 +383,7 @@ fn draw_empty_panel(
 ) -> DrawResult {
     let (width, height) = area.dim_in_pixel();
     area.draw(&Text::new(
-        panel.title.clone(),
+        fitted_title(area, &panel.title),
         (width as i32 / 2, 8),
         text_style(14, TEXT, HPos::Center, VPos::Top),
     ))?;
@@ -365,4 +393,27 @@ fn draw_empty_panel(
         text_style(12, MUTED, HPos::Center, VPos::Center),
     ))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_title_too_long_for_its_panel_is_cut_with_an_ellipsis_and_a_short_one_is_kept() {
+        assert!(register_with_plotters());
+        let mut svg = String::new();
+        let area =
+            SVGBackend::with_string(&mut svg, (PANEL_WIDTH, PANEL_HEIGHT)).into_drawing_area();
+        let short = "tuned · kl=constant(0.001)";
+        assert_eq!(fitted_title(&area, short), short);
+        let long = "tuned · algorithm=ppo(clip = 0.2, epochs = 1, gae_lambda = 0.95, gamma = 1, value_clip = 0.2, value_coefficient = 0.5)";
+        let fitted = fitted_title(&area, long);
+        assert!(fitted.ends_with('…'), "{fitted}");
+        assert!(long.starts_with(fitted.trim_end_matches('…')));
+        assert!(fitted.starts_with("tuned · algorithm=ppo("), "{fitted}");
+        let style = TextStyle::from((FONT_FAMILY, 14).into_font());
+        let (width, _) = area.estimate_text_size(&fitted, &style).unwrap();
+        assert!(width <= PANEL_WIDTH - TITLE_MARGINS, "{width}");
+    }
 }
