@@ -70,7 +70,8 @@ impl StageKind {
             // 2: metrics values are parsed correctly rounded (serde_json's
             // `float_roundtrip`), so `metrics.csv` repeats them exactly.
             // 3: charts (SVG, PNG) and `report.html` besides `metrics.csv`.
-            StageKind::Report => 3,
+            // 4: a panel title too long for its panel is cut with an ellipsis.
+            StageKind::Report => 4,
         }
     }
 }
