@@ -165,13 +165,13 @@ pub fn build(
         }
         charts.push((chart, svg));
     }
+    let read = evaluations.len();
     if wants("html") {
         let winners = if charts.iter().any(|(chart, _)| *chart == Chart::Winner) {
             Figure::winners(&rows)
         } else {
             Vec::new()
         };
-        let read = evaluations.len();
         let page = render_page(&PageContent {
             experiment: parameters.experiment.clone(),
             description: parameters.description.clone(),
@@ -186,17 +186,11 @@ pub fn build(
             missing: missing.clone(),
         });
         files.push(("report.html".to_string(), page.into_bytes()));
-        return Ok(BuiltReport {
-            files,
-            missing,
-            read,
-            notes,
-        });
     }
     Ok(BuiltReport {
         files,
-        read: evaluations.len(),
         missing,
+        read,
         notes,
     })
 }
