@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use echolab::model::{Activation, ModelConfig, NormKind, Positions};
+use echolab::model::ModelConfig;
 use echolab::training::{
     pretrain, MetricsRecord, ModelArtifact, PretrainConfig, PretrainData, SilentObserver,
     SourceDocuments, TrainingError, Warmup,
@@ -50,17 +50,14 @@ fn corpus() -> PretrainData {
 }
 
 fn config(width: usize, steps: u64, batch_size: usize, sequence_length: usize) -> PretrainConfig {
+    // The presets' block (GELU, layer norm, learned positions, tied
+    // embeddings, biases, MLP ratio 4) at a test's size.
     let model = ModelConfig {
         layers: 1,
         width,
         heads: 2,
         context: 32,
-        mlp_ratio: 4,
-        activation: Activation::Gelu,
-        norm: NormKind::LayerNorm,
-        positions: Positions::Learned,
-        tied_embeddings: true,
-        bias: true,
+        ..ModelConfig::preset("tiny").unwrap()
     };
     PretrainConfig {
         checkpoint_interval: 10,

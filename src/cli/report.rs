@@ -18,8 +18,7 @@ use anyhow::Context as _;
 
 use super::load_plan;
 use crate::lockfile::Lockfile;
-use crate::plan::Stage;
-use crate::plan::{Plan, StageKind};
+use crate::plan::{Plan, Stage, StageKind};
 use crate::report::{insert_run_table, RunTable, RunTableRow, RUN_TABLE_MARKER};
 use crate::runtime::stages::{build_report, StageError};
 use crate::runtime::{Project, StageTiming};
@@ -93,13 +92,7 @@ pub(super) fn run(
             if name == "report.html" {
                 let page = std::fs::read_to_string(&source)
                     .with_context(|| format!("cannot read `{}`", source.display()))?;
-                let page = if page.contains(RUN_TABLE_MARKER) {
-                    insert_run_table(&page, &table.to_html())?
-                } else {
-                    page
-                };
-                std::fs::write(&target, page)
-                    .with_context(|| format!("cannot write `{}`", target.display()))?;
+                write_page(&page, &table, &target)?;
             } else {
                 std::fs::copy(&source, &target).with_context(|| {
                     format!(
@@ -165,18 +158,12 @@ fn publish_partial(
         .with_context(|| format!("cannot create `{}`", folder.display()))?;
     for (name, bytes) in &built.files {
         let target = folder.join(name);
-        let bytes = if name == "report.html" {
-            let page = String::from_utf8_lossy(bytes);
-            if page.contains(RUN_TABLE_MARKER) {
-                insert_run_table(&page, &table.to_html())?.into_bytes()
-            } else {
-                bytes.clone()
-            }
+        if name == "report.html" {
+            write_page(&String::from_utf8_lossy(bytes), table, &target)?;
         } else {
-            bytes.clone()
-        };
-        std::fs::write(&target, bytes)
-            .with_context(|| format!("cannot write `{}`", target.display()))?;
+            std::fs::write(&target, bytes)
+                .with_context(|| format!("cannot write `{}`", target.display()))?;
+        }
     }
     println!(
         "wrote {} (partial: {} of {} evaluations; not cached: {})",
@@ -186,6 +173,17 @@ fn publish_partial(
         built.missing.join(", ")
     );
     Ok(true)
+}
+
+/// Writes a report page to `target` with its run-table place (if it has
+/// one) filled with `table`.
+fn write_page(page: &str, table: &RunTable, target: &Path) -> anyhow::Result<()> {
+    let page = if page.contains(RUN_TABLE_MARKER) {
+        insert_run_table(page, &table.to_html())?
+    } else {
+        page.to_string()
+    };
+    std::fs::write(target, page).with_context(|| format!("cannot write `{}`", target.display()))
 }
 
 /// Every stage of `plan`: kind, key, input files, cached, recorded duration;

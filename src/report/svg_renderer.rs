@@ -144,15 +144,13 @@ fn fitted_title(area: &DrawingArea<SVGBackend<'_>, Shift>, title: &str) -> Strin
     if fits(title) {
         return title.to_string();
     }
-    let mut characters: Vec<char> = title.chars().collect();
-    while !characters.is_empty() {
-        characters.pop();
-        let cut: String = characters.iter().collect::<String>().trim_end().to_string() + "…";
-        if fits(&cut) {
-            return cut;
-        }
-    }
-    "…".to_string()
+    // The longest prefix (cut at a character boundary) that fits with "…".
+    title
+        .char_indices()
+        .rev()
+        .map(|(end, _)| format!("{}…", title[..end].trim_end()))
+        .find(|cut| fits(cut))
+        .unwrap_or_else(|| "…".to_string())
 }
 
 /// The title, what the lines mean, and the legend.

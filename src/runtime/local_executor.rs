@@ -93,11 +93,7 @@ pub fn run_local(
                         progress_bar.set_message(message.to_string());
                     });
                     let computed =
-                        match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-                            Ok(pool) => pool.install(|| execute(stage, plan, places, progress)),
-                            // Without a pool of its own the stage shares the global one.
-                            Err(_) => execute(stage, plan, places, progress),
-                        };
+                        execute_on_threads(threads, || execute(stage, plan, places, progress));
                     let outcome = match computed {
                         Ok(Execution::Cached(_)) => Outcome::Cached,
                         Ok(Execution::Computed(_)) => Outcome::Computed(start.elapsed()),
@@ -145,6 +141,19 @@ pub fn run_local(
 /// in a process of `available` threads: an equal share, at least one.
 pub fn threads_per_stage(available: usize, jobs: usize) -> usize {
     (available / jobs.max(1)).max(1)
+}
+
+/// Runs `work` on `threads` threads: in the calling pool when it has that
+/// many (one job, the default: no pool to build), else in a pool of its
+/// own, or in the calling pool when one cannot be built.
+fn execute_on_threads<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> T {
+    if threads == rayon::current_num_threads() {
+        return work();
+    }
+    match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool.install(work),
+        Err(_) => work(),
+    }
 }
 
 /// [`run_local`] behind the [`Executor`] interface.

@@ -80,9 +80,9 @@ pub struct BuiltReport {
 /// Builds the report of the stage `stage_name` with these `parameters`,
 /// reading each evaluation's entry through `upstream` (by role). An
 /// evaluation `upstream` does not have (`Ok(None)`) is left out and named
-/// (by `name_of`, its stage name) in [`BuiltReport::missing`]; the page then says it is partial. With
-/// every evaluation present the bytes are exactly those of the report
-/// stage.
+/// (by `name_of`, its stage name) in [`BuiltReport::missing`], and the page
+/// says it is partial. With every evaluation present the bytes are exactly
+/// those of the report stage.
 pub fn build(
     parameters: &serde_json::Value,
     stage_name: &str,
