@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use echolab::report::{render_page, render_png, render_svg, Chart, Figure, MetricRow, PageContent};
+use echolab::report::{
+    render_page, render_png, render_svg, summary_rows, Chart, Figure, MetricRow, PageContent,
+};
 use resvg::{tiny_skia, usvg};
 
 /// A small fixed input: two sweep points, two replicates, three steps.
@@ -92,6 +94,7 @@ fn page(rows: &[MetricRow]) -> String {
         description: Some("A fixed input for the snapshot.".into()),
         charts: charts(rows),
         winners: Figure::winners(rows),
+        summary: summary_rows(rows),
         evaluations: Vec::new(),
         run_table: true,
         missing: Vec::new(),

@@ -71,7 +71,8 @@ impl StageKind {
             // `float_roundtrip`), so `metrics.csv` repeats them exactly.
             // 3: charts (SVG, PNG) and `report.html` besides `metrics.csv`.
             // 4: a panel title too long for its panel is cut with an ellipsis.
-            StageKind::Report => 4,
+            // 5: `report.html` has the numbers at the first and last step.
+            StageKind::Report => 5,
         }
     }
 }

@@ -183,21 +183,21 @@ pub struct WinnerRow {
 }
 
 /// `(eval, set)`, a row of the grid.
-type RowKey = (String, String);
+pub(super) type RowKey = (String, String);
 /// `(model, point)`, a column of the grid.
-type ColumnKey = (String, String);
+pub(super) type ColumnKey = (String, String);
 /// `(metric, format, step)` within one panel.
-type ValueKey = (String, String, u64);
+pub(super) type ValueKey = (String, String, u64);
 
 /// Every row's values gathered by panel, replicates kept apart.
-struct Gathered {
-    rows: Vec<RowKey>,
-    columns: Vec<ColumnKey>,
+pub(super) struct Gathered {
+    pub(super) rows: Vec<RowKey>,
+    pub(super) columns: Vec<ColumnKey>,
     values: BTreeMap<(RowKey, ColumnKey), BTreeMap<ValueKey, Vec<f64>>>,
 }
 
 impl Gathered {
-    fn new(metric_rows: &[MetricRow]) -> Gathered {
+    pub(super) fn new(metric_rows: &[MetricRow]) -> Gathered {
         let mut rows = Vec::new();
         let mut all_columns: Vec<ColumnKey> = Vec::new();
         let mut values: BTreeMap<(RowKey, ColumnKey), BTreeMap<ValueKey, Vec<f64>>> =
@@ -245,7 +245,7 @@ impl Gathered {
         }
     }
 
-    fn panel_values(
+    pub(super) fn panel_values(
         &self,
         row: &RowKey,
         column: &ColumnKey,
@@ -254,7 +254,7 @@ impl Gathered {
     }
 
     /// The spread of one metric and format at each step of a panel.
-    fn line(
+    pub(super) fn line(
         &self,
         row: &RowKey,
         column: &ColumnKey,
@@ -271,7 +271,7 @@ impl Gathered {
 
     /// The formats with a value of `metric` anywhere: the study's three
     /// first, then others (`unknown`) only where their share was above 0.
-    fn formats(&self) -> Vec<String> {
+    pub(super) fn formats(&self) -> Vec<String> {
         let mut present: BTreeSet<String> = BTreeSet::new();
         let mut shared: BTreeSet<String> = BTreeSet::new();
         for measured in self.values.values() {
@@ -299,7 +299,7 @@ impl Gathered {
     }
 
     /// `pass@1` first, then `pass@k` by k, then `maj@k` by k.
-    fn accuracy_metrics(&self) -> Vec<String> {
+    pub(super) fn accuracy_metrics(&self) -> Vec<String> {
         let mut metrics: BTreeSet<(u8, u64, String)> = BTreeSet::new();
         for measured in self.values.values() {
             for (metric, _, _) in measured.keys() {
@@ -339,7 +339,7 @@ impl Gathered {
 }
 
 /// A panel's title: the stage, and its sweep point when it has one.
-fn column_title((model, point): &ColumnKey) -> String {
+pub(super) fn column_title((model, point): &ColumnKey) -> String {
     if point.is_empty() {
         model.clone()
     } else {
@@ -348,7 +348,7 @@ fn column_title((model, point): &ColumnKey) -> String {
 }
 
 /// A row's heading: the set, and the evaluation when there are several.
-fn row_label(rows: &[RowKey], (eval, set): &RowKey) -> String {
+pub(super) fn row_label(rows: &[RowKey], (eval, set): &RowKey) -> String {
     let evaluations: BTreeSet<&String> = rows.iter().map(|(eval, _)| eval).collect();
     if evaluations.len() > 1 {
         format!("{eval}: {set}")

@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use super::figure::{Chart, WinnerRow};
-use super::ReportError;
+use super::{ReplicateSpread, ReportError, SummaryRow};
 
 /// Opens the place of the run table in a cached page.
 pub const RUN_TABLE_MARKER: &str = "<!-- echolab:run-table -->";
@@ -43,6 +43,8 @@ pub struct PageContent {
     pub charts: Vec<(Chart, String)>,
     /// The winner table, when the `winner` chart is drawn.
     pub winners: Vec<WinnerRow>,
+    /// The numbers at the first and last step ([`super::summary_rows`]).
+    pub summary: Vec<SummaryRow>,
     /// The evaluations read.
     pub evaluations: Vec<EvaluationRow>,
     /// Whether the page has a place for the run table (`run_table` chosen).
@@ -125,6 +127,9 @@ pub fn render_page(content: &PageContent) -> String {
             page.push_str(&winner_table(&content.winners));
         }
     }
+    if !content.summary.is_empty() {
+        page.push_str(&summary_table(&content.summary));
+    }
     if content.run_table {
         page.push_str("<h2 id=\"run_table\">The run</h2>\n");
         page.push_str(&evaluation_table(&content.evaluations));
@@ -156,6 +161,43 @@ fn winner_table(winners: &[WinnerRow]) -> String {
             row.winner.1,
             escape(&row.most_common_at_start.0),
             row.most_common_at_start.1,
+        );
+    }
+    table.push_str("</table>\n");
+    table
+}
+
+/// A mean over replicates, with the minimum and maximum when they differ.
+fn spread_cell(spread: &ReplicateSpread) -> String {
+    if spread.has_spread() {
+        format!(
+            "{:.3} ({:.3}–{:.3})",
+            spread.mean, spread.minimum, spread.maximum
+        )
+    } else {
+        format!("{:.3}", spread.mean)
+    }
+}
+
+/// The section of numbers at the first and last step.
+fn summary_table(rows: &[SummaryRow]) -> String {
+    let mut table = String::from(
+        "<h2 id=\"summary\">The numbers at the first and last step</h2>\n<p class=\"note\">Each quantity of each panel above at its first and its last evaluated step: the mean over replicates, and in brackets the lowest and highest replicate when they differ. n is the number of replicates with a value at the last step.</p>\n<table class=\"summary\">\n<tr><th>set</th><th>stage</th><th>metric</th><th>format</th><th>step</th><th>first</th><th>step</th><th>last</th><th>n</th></tr>\n",
+    );
+    for row in rows {
+        let (first_step, first) = &row.first;
+        let (last_step, last, count) = match &row.last {
+            Some((step, spread)) => (step.to_string(), spread_cell(spread), spread.count),
+            None => (String::new(), String::new(), first.count),
+        };
+        let _ = writeln!(
+            table,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"number\">{first_step}</td><td class=\"number\">{}</td><td class=\"number\">{last_step}</td><td class=\"number\">{last}</td><td class=\"number\">{count}</td></tr>",
+            escape(&row.set),
+            escape(&row.panel),
+            escape(&row.metric),
+            escape(&row.format),
+            spread_cell(first),
         );
     }
     table.push_str("</table>\n");

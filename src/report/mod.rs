@@ -17,6 +17,7 @@
 //! | `svg_renderer.rs` | a figure drawn as SVG with `plotters` |
 //! | `png_renderer.rs` | an SVG rasterised to PNG with `resvg` |
 //! | `embedded_font.rs` | the font compiled into the binary |
+//! | `summary_table.rs` | every quantity at the first and last step, over replicates |
 //! | `html_page.rs` | the self-contained `report.html` |
 //! | `run_table.rs` | the table of the run's stages that `echolab report` adds |
 //! | `metrics_diff.rs` | two sets of rows compared value by value (`echolab diff`) |
@@ -32,6 +33,7 @@ mod replicate_spread;
 mod report_error;
 mod run_table;
 mod step_axis;
+mod summary_table;
 mod svg_renderer;
 
 pub use figure::{Bar, Chart, Figure, FigureRow, LegendEntry, Panel, Series, WinnerRow};
@@ -43,4 +45,5 @@ pub use replicate_spread::ReplicateSpread;
 pub use report_error::ReportError;
 pub use run_table::{format_duration, RunTable, RunTableRow};
 pub use step_axis::StepAxis;
+pub use summary_table::{summary_rows, SummaryRow};
 pub use svg_renderer::{figure_size, render_svg};

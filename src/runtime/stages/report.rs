@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use super::{StageContext, StageError};
 use crate::report::{
-    render_page, render_png, render_svg, write_csv, Chart, EvaluationRow, Figure, MetricRow,
-    PageContent,
+    render_page, render_png, render_svg, summary_rows, write_csv, Chart, EvaluationRow, Figure,
+    MetricRow, PageContent,
 };
 use crate::runtime::Entry;
 
@@ -177,6 +177,7 @@ pub fn build(
             description: parameters.description.clone(),
             charts,
             winners,
+            summary: summary_rows(&rows),
             evaluations,
             run_table: parameters
                 .report
