@@ -641,17 +641,7 @@ mod tests {
         format: &str,
         value: f64,
     ) -> MetricRow {
-        MetricRow {
-            eval: "main".into(),
-            model: model.into(),
-            point: point.into(),
-            replicate,
-            step,
-            set: "held_out".into(),
-            metric: metric.into(),
-            format: format.into(),
-            value: Some(value),
-        }
+        MetricRow::held_out(model, point, replicate, step, (metric, format), Some(value))
     }
 
     /// Two sweep points, two replicates, two steps; a pretrained base.

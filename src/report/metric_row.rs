@@ -200,6 +200,31 @@ fn split_csv_line(line: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
+impl MetricRow {
+    /// A row of evaluation `main` on the `held_out` set, for unit tests.
+    pub(crate) fn held_out(
+        model: &str,
+        point: &str,
+        replicate: i64,
+        step: u64,
+        (metric, format): (&str, &str),
+        value: Option<f64>,
+    ) -> MetricRow {
+        MetricRow {
+            eval: "main".into(),
+            model: model.into(),
+            point: point.into(),
+            replicate,
+            step,
+            set: "held_out".into(),
+            metric: metric.into(),
+            format: format.into(),
+            value,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

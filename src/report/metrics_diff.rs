@@ -343,17 +343,7 @@ mod tests {
     use super::*;
 
     fn row(point: &str, replicate: i64, step: u64, metric: &str, value: f64) -> MetricRow {
-        MetricRow {
-            eval: "main".into(),
-            model: "tuned".into(),
-            point: point.into(),
-            replicate,
-            step,
-            set: "held_out".into(),
-            metric: metric.into(),
-            format: String::new(),
-            value: Some(value),
-        }
+        MetricRow::held_out("tuned", point, replicate, step, (metric, ""), Some(value))
     }
 
     #[test]

@@ -109,17 +109,7 @@ mod tests {
         format: &str,
         value: Option<f64>,
     ) -> MetricRow {
-        MetricRow {
-            eval: "main".into(),
-            model: "tuned".into(),
-            point: point.into(),
-            replicate,
-            step,
-            set: "held_out".into(),
-            metric: metric.into(),
-            format: format.into(),
-            value,
-        }
+        MetricRow::held_out("tuned", point, replicate, step, (metric, format), value)
     }
 
     #[test]
