@@ -11,6 +11,9 @@ use std::collections::BTreeSet;
 use super::figure::{column_title, row_label, Gathered};
 use super::{MetricRow, ReplicateSpread};
 
+/// The per-format metrics listed first, in this order.
+const PER_FORMAT_FIRST: [&str; 2] = ["format_share", "format_accuracy"];
+
 /// One quantity of one panel at the first and the last evaluated step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryRow {
@@ -36,48 +39,37 @@ pub fn summary_rows(metric_rows: &[MetricRow]) -> Vec<SummaryRow> {
     let gathered = Gathered::new(metric_rows);
     let formats = gathered.formats();
     let accuracy = gathered.accuracy_metrics();
+    let accuracy: Vec<&str> = accuracy.iter().map(String::as_str).collect();
     let mut table = Vec::new();
     for row in &gathered.rows {
         for column in &gathered.columns {
             let Some(values) = gathered.panel_values(row, column) else {
                 continue;
             };
-            let mut whole: BTreeSet<&str> = BTreeSet::new();
-            let mut per_format: BTreeSet<&str> = BTreeSet::new();
-            for (metric, format, _) in values.keys() {
+            let quantities: BTreeSet<(&str, &str)> = values
+                .keys()
+                .map(|(metric, format, _)| (metric.as_str(), format.as_str()))
+                .filter(|(_, format)| format.is_empty() || formats.iter().any(|f| f == format))
+                .collect();
+            let mut quantities: Vec<(&str, &str)> = quantities.into_iter().collect();
+            quantities.sort_by_key(|&(metric, format)| {
+                let position = |list: &[&str], name: &str| {
+                    list.iter()
+                        .position(|known| *known == name)
+                        .unwrap_or(list.len())
+                };
+                let format_position = formats.iter().position(|known| known == format);
                 if format.is_empty() {
-                    whole.insert(metric);
+                    (0, position(&accuracy, metric), metric, format_position)
                 } else {
-                    per_format.insert(metric);
+                    (
+                        1,
+                        position(&PER_FORMAT_FIRST, metric),
+                        metric,
+                        format_position,
+                    )
                 }
-            }
-            let mut quantities: Vec<(&str, &str)> = Vec::new();
-            let ordered_whole = accuracy
-                .iter()
-                .map(String::as_str)
-                .filter(|metric| whole.contains(metric))
-                .chain(
-                    whole
-                        .iter()
-                        .copied()
-                        .filter(|metric| !accuracy.iter().any(|known| known == metric)),
-                );
-            quantities.extend(ordered_whole.map(|metric| (metric, "")));
-            const FIRST_PER_FORMAT: [&str; 2] = ["format_share", "format_accuracy"];
-            let ordered_per_format = FIRST_PER_FORMAT
-                .into_iter()
-                .filter(|metric| per_format.contains(metric))
-                .chain(
-                    per_format
-                        .iter()
-                        .copied()
-                        .filter(|metric| !FIRST_PER_FORMAT.contains(metric)),
-                );
-            for metric in ordered_per_format {
-                for format in &formats {
-                    quantities.push((metric, format));
-                }
-            }
+            });
             for (metric, format) in quantities {
                 let line = gathered.line(row, column, metric, format);
                 let (Some(first), Some(last)) = (line.first(), line.last()) else {
