@@ -160,3 +160,20 @@ fn status_and_explain_say_what_would_run_and_why() {
         "{unknown}"
     );
 }
+
+#[test]
+fn printing_into_a_closed_pipe_ends_quietly_instead_of_panicking() {
+    // `echolab explain ... | head -1`: the reader is gone before the command
+    // prints (it drops its end as soon as the process exists).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_echolab"))
+        .args(["explain", "experiments/echo_chamber.echo", "base"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(output.status.code(), Some(101), "{stderr}");
+}
