@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{MetricRow, ReplicateSpread};
+use super::{summary_rows, MetricRow, ReplicateSpread, SummaryRow};
 
 /// The formats of the study, in the order they are drawn.
 const MAIN_FORMATS: &[&str] = &["code", "code_text", "prose"];
@@ -583,45 +583,35 @@ impl Figure {
     /// The winner table: for each set and panel, the format with the largest
     /// final share, the most common and the most accurate at step 0.
     pub fn winners(metric_rows: &[MetricRow]) -> Vec<WinnerRow> {
-        let gathered = Gathered::new(metric_rows);
-        let formats = gathered.formats();
+        let summary = summary_rows(metric_rows);
+        let at_start = |row: &SummaryRow| (row.first.0 == 0).then_some(row.first.1.mean);
+        let at_end = |row: &SummaryRow| Some(row.last.unwrap_or(row.first).1.mean);
         let mut table = Vec::new();
-        for row in &gathered.rows {
-            for column in &gathered.columns {
-                let mut winner: Option<(String, f64)> = None;
-                let mut common: Option<(String, f64)> = None;
-                let mut accurate: Option<(String, f64)> = None;
-                let better = |best: &Option<(String, f64)>, value: f64| {
-                    best.as_ref().is_none_or(|(_, best)| value > *best)
-                };
-                for format in &formats {
-                    let shares = gathered.line(row, column, "format_share", format);
-                    if let Some((_, last)) = shares.last() {
-                        if better(&winner, last.mean) {
-                            winner = Some((format.clone(), last.mean));
-                        }
-                    }
-                    if let Some((0, first)) = shares.first() {
-                        if better(&common, first.mean) {
-                            common = Some((format.clone(), first.mean));
-                        }
-                    }
-                    let accuracies = gathered.line(row, column, "format_accuracy", format);
-                    if let Some((0, first)) = accuracies.first() {
-                        if better(&accurate, first.mean) {
-                            accurate = Some((format.clone(), first.mean));
-                        }
+        for panel in summary.chunk_by(|a, b| a.set == b.set && a.panel == b.panel) {
+            // The format with the largest value (the first of equals).
+            let best = |metric: &str, value_of: &dyn Fn(&SummaryRow) -> Option<f64>| {
+                let mut best: Option<(String, f64)> = None;
+                for row in panel.iter().filter(|row| row.metric == metric) {
+                    let Some(value) = value_of(row) else {
+                        continue;
+                    };
+                    if best.as_ref().is_none_or(|(_, best)| value > *best) {
+                        best = Some((row.format.clone(), value));
                     }
                 }
-                if let (Some(winner), Some(most_common_at_start)) = (winner, common) {
-                    table.push(WinnerRow {
-                        set: row_label(&gathered.rows, row),
-                        panel: column_title(column),
-                        winner,
-                        most_common_at_start,
-                        most_accurate_at_start: accurate,
-                    });
-                }
+                best
+            };
+            if let (Some(winner), Some(most_common_at_start)) = (
+                best("format_share", &at_end),
+                best("format_share", &at_start),
+            ) {
+                table.push(WinnerRow {
+                    set: panel[0].set.clone(),
+                    panel: panel[0].panel.clone(),
+                    winner,
+                    most_common_at_start,
+                    most_accurate_at_start: best("format_accuracy", &at_start),
+                });
             }
         }
         table
