@@ -263,6 +263,27 @@ fn a_run_killed_during_pretraining_resumes_to_the_same_bytes() {
         |work| work.join("checkpoints/latest.json").exists(),
         "a pretraining checkpoint",
     );
+    // A damaged checkpoint is named by `status` and stops the run, which
+    // leaves it in place; mended, the run resumes from it.
+    let pointer = std::fs::read_dir(root.join(".echolab/cache/work"))
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path().join("checkpoints/latest.json"))
+        .find(|path| path.exists())
+        .unwrap();
+    let intact = std::fs::read(&pointer).unwrap();
+    std::fs::write(&pointer, b"{\"directory\": 7}").unwrap();
+    let (ok, status) = run(root, &["status", "experiments/mini.echo"]);
+    assert!(ok, "{status}");
+    assert!(
+        status.contains("its checkpoint cannot be read") && status.contains("latest.json"),
+        "{status}"
+    );
+    let (ok, output) = run(root, &["run", "experiments/mini.echo"]);
+    assert!(!ok, "a run from a damaged checkpoint succeeded:\n{output}");
+    assert!(output.contains("latest.json"), "{output}");
+    assert_eq!(std::fs::read(&pointer).unwrap(), b"{\"directory\": 7}");
+    std::fs::write(&pointer, intact).unwrap();
     let (ok, output) = run(root, &["run", "experiments/mini.echo"]);
     assert!(ok, "{output}");
     let log = logs(root, "mini", "");
@@ -298,6 +319,32 @@ fn a_run_killed_during_rl_resumes_to_the_same_bytes() {
                     .is_ok_and(|pointer| pointer.contains("step-00000004"))
         },
         "the RL stage's checkpoint at step 4",
+    );
+    // `status` tells the interrupted stage from one never run.
+    let (ok, status) = run(root, &["status", "experiments/mini_rl.echo"]);
+    assert!(ok, "{status}");
+    let work = root.join(".echolab/cache/work");
+    let latest = std::fs::read_dir(&work)
+        .unwrap()
+        .flatten()
+        .find_map(|entry| {
+            std::fs::read_to_string(entry.path().join("checkpoints/latest.json")).ok()
+        })
+        .unwrap();
+    let step: u64 = latest
+        .trim_start_matches(r#"{"directory":"step-"#)
+        .trim_end_matches(r#""}"#)
+        .parse()
+        .unwrap();
+    let tuned = status
+        .split_once("rl        tuned")
+        .map(|(_, after)| after)
+        .unwrap_or_else(|| panic!("no `tuned` line:\n{status}"));
+    assert!(
+        tuned.trim_start().starts_with(&format!(
+            "interrupted after step {step}; the next run resumes from that checkpoint"
+        )),
+        "{status}"
     );
     let (ok, output) = run(root, &["run", "experiments/mini_rl.echo"]);
     assert!(ok, "{output}");

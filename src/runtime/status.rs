@@ -1,16 +1,31 @@
 //! Whether each stage must run, and why: fresh, cached or stale.
 
 use std::fmt;
+use std::path::Path;
 
-use super::{Cache, CacheError};
+use super::{work_folder, Cache, CacheError};
 use crate::lockfile::{Change, Lockfile};
-use crate::plan::{Plan, Stage};
+use crate::plan::{Plan, Stage, StageKind};
+use crate::training::rl::RlCheckpointState;
+use crate::training::{Checkpoint, CheckpointState, CheckpointStateFormat, TrainingError};
 
 /// Why a stage must run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StaleReason {
     /// No run of it was ever recorded or cached.
     NeverRun,
+    /// A run of it was stopped after writing a checkpoint; the next run
+    /// resumes there.
+    Interrupted {
+        /// The steps its latest checkpoint has completed.
+        step: u64,
+    },
+    /// A run of it left a checkpoint that cannot be read, so the next run
+    /// stops with this error until the work folder is removed.
+    UnreadableCheckpoint {
+        /// Why the checkpoint cannot be read (naming the file).
+        message: String,
+    },
     /// It differs from its locked version.
     Changed(Change),
     /// The lock records its outputs but the cache no longer has them.
@@ -26,6 +41,13 @@ impl fmt::Display for StaleReason {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StaleReason::NeverRun => formatter.write_str("never run"),
+            StaleReason::Interrupted { step } => write!(
+                formatter,
+                "interrupted after step {step}; the next run resumes from that checkpoint"
+            ),
+            StaleReason::UnreadableCheckpoint { message } => {
+                write!(formatter, "its checkpoint cannot be read: {message}")
+            }
             StaleReason::Changed(change) => write!(formatter, "{change}"),
             StaleReason::OutputMissing => formatter
                 .write_str("its outputs are recorded in the lockfile but missing from the cache"),
@@ -58,8 +80,40 @@ impl Freshness {
     }
 }
 
-/// The state of one stage.
+/// The state of one stage: [`stored_status`], with a stage that was never
+/// run to its end but left a checkpoint said to be interrupted instead.
 pub fn stage_status(
+    stage: &Stage,
+    plan: &Plan,
+    lock: Option<&Lockfile>,
+    cache: &Cache,
+) -> Result<Freshness, CacheError> {
+    let freshness = stored_status(stage, plan, lock, cache)?;
+    if freshness != Freshness::Stale(vec![StaleReason::NeverRun]) {
+        return Ok(freshness);
+    }
+    let work = work_folder(cache, stage);
+    let latest_step = match stage.kind {
+        StageKind::Pretrain => latest_step::<CheckpointState>(&work),
+        StageKind::Rl => latest_step::<RlCheckpointState>(&work),
+        _ => Ok(None),
+    };
+    Ok(match latest_step {
+        Ok(Some(step)) => Freshness::Stale(vec![StaleReason::Interrupted { step }]),
+        Ok(None) => freshness,
+        Err(error) => Freshness::Stale(vec![StaleReason::UnreadableCheckpoint {
+            message: error.to_string(),
+        }]),
+    })
+}
+
+/// The step of the latest checkpoint in a stage's work folder, if any.
+fn latest_step<State: CheckpointStateFormat>(work: &Path) -> Result<Option<u64>, TrainingError> {
+    Ok(Checkpoint::<State>::latest(work)?.map(|checkpoint| checkpoint.state.step()))
+}
+
+/// The state of one stage from the cache and the lockfile alone.
+fn stored_status(
     stage: &Stage,
     plan: &Plan,
     lock: Option<&Lockfile>,
