@@ -18,6 +18,22 @@ pub const METRICS_AT_K: &[&str] = &["pass", "forced_pass", "maj"];
 /// Metrics written `name@k` whose only `k` is 1.
 pub const METRICS_AT_ONE: &[&str] = &["forced_pass"];
 
+/// The fields of a KL schedule that moves between two coefficients.
+const START_AND_END_COEFFICIENTS: &[FieldSchema] = &[
+    field(
+        "start",
+        NON_NEGATIVE,
+        Required,
+        "Coefficient at the first step.",
+    ),
+    field(
+        "end",
+        NON_NEGATIVE,
+        Required,
+        "Coefficient at the last step.",
+    ),
+];
+
 /// The settings of an `experiment` block.
 pub const EXPERIMENT_SETTINGS: &[FieldSchema] = &[
     field(
@@ -201,39 +217,13 @@ pub const KL_SCHEDULES: &[CallSchema] = &[
         name: "linear",
         positional: true,
         doc: "From `start` at the first step to `end` at the last, linearly.",
-        fields: &[
-            field(
-                "start",
-                NON_NEGATIVE,
-                Required,
-                "Coefficient at the first step.",
-            ),
-            field(
-                "end",
-                NON_NEGATIVE,
-                Required,
-                "Coefficient at the last step.",
-            ),
-        ],
+        fields: START_AND_END_COEFFICIENTS,
     },
     CallSchema {
         name: "cosine",
         positional: true,
         doc: "From `start` to `end` along half a cosine.",
-        fields: &[
-            field(
-                "start",
-                NON_NEGATIVE,
-                Required,
-                "Coefficient at the first step.",
-            ),
-            field(
-                "end",
-                NON_NEGATIVE,
-                Required,
-                "Coefficient at the last step.",
-            ),
-        ],
+        fields: START_AND_END_COEFFICIENTS,
     },
     CallSchema {
         name: "adaptive",
