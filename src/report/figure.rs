@@ -15,6 +15,8 @@ use super::{summary_rows, MetricRow, ReplicateSpread, SummaryRow};
 
 /// The formats of the study, in the order they are drawn.
 const MAIN_FORMATS: &[&str] = &["code", "code_text", "prose"];
+/// Greedy accuracy with the answer forced to start in a format.
+const FORCED_METRIC: &str = "forced_pass@1";
 
 /// Colours of the three formats and of anything else.
 const FORMAT_COLORS: &[(&str, [u8; 3])] = &[
@@ -89,7 +91,7 @@ impl Chart {
             Chart::FormatShare => "Fraction of sampled answers written in each format, at each evaluated RL step (log scale, step 0 included). Lines are means over replicates; shaded bands span the minimum to the maximum replicate.",
             Chart::Accuracy => "Greedy pass@1, and pass@k and maj@k over the sampled answers, on each evaluation set. Lines are means over replicates; bands span minimum to maximum.",
             Chart::FormatAccuracy => "Accuracy of the answers written in each format (undefined, and not drawn, when no answer used it). Lines are means over replicates; bands span minimum to maximum.",
-            Chart::Winner => "Top: each format's share at step 0 and at the last step (the winner has the largest final share). Bottom: each format's accuracy at step 0. Bars are means over replicates; whiskers span minimum to maximum.",
+            Chart::Winner => "Top: each format's share at step 0 and at the last step (the winner has the largest final share). Bottom: each format's accuracy at step 0: of the sampled answers written in it, and (when measured) greedy with the answer forced to start in it. Bars are means over replicates; whiskers span minimum to maximum.",
         }
     }
 }
@@ -180,6 +182,10 @@ pub struct WinnerRow {
     /// The format with the highest accuracy at step 0, and that accuracy
     /// (`None` when no format's accuracy is defined).
     pub most_accurate_at_start: Option<(String, f64)>,
+    /// The format with the highest greedy accuracy at step 0 when the
+    /// answer is forced to start in it (`forced_pass@1`), and that accuracy
+    /// (`None` when not measured).
+    pub most_accurate_when_forced: Option<(String, f64)>,
 }
 
 /// `(eval, set)`, a row of the grid.
@@ -296,6 +302,13 @@ impl Gathered {
                 .filter(|format| !MAIN_FORMATS.contains(&format.as_str())),
         );
         formats
+    }
+
+    /// Whether any panel has a value of `metric`.
+    pub(super) fn measures(&self, metric: &str) -> bool {
+        self.values
+            .values()
+            .any(|measured| measured.keys().any(|(name, _, _)| name == metric))
     }
 
     /// `pass@1` first, then `pass@k` by k, then `maj@k` by k.
@@ -488,13 +501,14 @@ impl Figure {
     }
 
     /// Bars per format: shares at step 0 and at the last step (one row),
-    /// accuracy at step 0 (the next row), for each set.
+    /// accuracy at step 0 within the sampled answers and, when measured,
+    /// forced into the format (the next row), for each set.
     fn winner(gathered: &Gathered) -> Option<Figure> {
         let formats = gathered.formats();
         if formats.is_empty() {
             return None;
         }
-        let legend = vec![
+        let mut legend = vec![
             LegendEntry {
                 label: "share at step 0".to_string(),
                 color: [158, 202, 225],
@@ -508,6 +522,12 @@ impl Figure {
                 color: [253, 141, 60],
             },
         ];
+        if gathered.measures(FORCED_METRIC) {
+            legend.push(LegendEntry {
+                label: "greedy accuracy forced into format at step 0".to_string(),
+                color: [166, 54, 3],
+            });
+        }
         let mut rows = Vec::new();
         let mut panels = Vec::new();
         for row in &gathered.rows {
@@ -531,14 +551,16 @@ impl Figure {
                             value: last.1,
                         });
                     }
-                    let accuracies = gathered.line(row, column, "format_accuracy", format);
-                    if let Some((0, spread)) = accuracies.first() {
-                        top_accuracy = top_accuracy.max(spread.maximum);
-                        accuracy_bars.push(Bar {
-                            category,
-                            legend: 2,
-                            value: *spread,
-                        });
+                    for (legend, metric) in [(2, "format_accuracy"), (3, FORCED_METRIC)] {
+                        let accuracies = gathered.line(row, column, metric, format);
+                        if let Some((0, spread)) = accuracies.first() {
+                            top_accuracy = top_accuracy.max(spread.maximum);
+                            accuracy_bars.push(Bar {
+                                category,
+                                legend,
+                                value: *spread,
+                            });
+                        }
                     }
                 }
                 let title = column_title(column);
@@ -563,7 +585,7 @@ impl Figure {
             });
             rows.push(FigureRow {
                 label: format!("{label}: accuracy at step 0"),
-                y_label: "accuracy within format".to_string(),
+                y_label: "accuracy at step 0".to_string(),
                 y_maximum: nice_maximum(top_accuracy),
             });
             panels.extend(share_panels);
@@ -611,6 +633,7 @@ impl Figure {
                     winner,
                     most_common_at_start,
                     most_accurate_at_start: best("format_accuracy", &at_start),
+                    most_accurate_when_forced: best(FORCED_METRIC, &at_start),
                 });
             }
         }
@@ -758,7 +781,9 @@ mod tests {
             winners[0].most_accurate_at_start,
             Some(("code".to_string(), 0.2))
         );
+        assert_eq!(winners[0].most_accurate_when_forced, None);
         let figure = Figure::build(Chart::Winner, &rows()).unwrap();
+        assert_eq!(figure.legend.len(), 3, "no forced accuracy measured");
         assert_eq!(figure.rows.len(), 2);
         assert_eq!(figure.panels.len(), 4);
         assert_eq!(
@@ -768,6 +793,48 @@ mod tests {
         );
         assert_eq!(figure.panels[2].bars.len(), 2, "two accuracies");
         assert_eq!(figure.rows[1].y_maximum, 0.2);
+    }
+
+    #[test]
+    fn the_forced_accuracy_at_step_0_is_a_fourth_bar_and_names_its_best_format() {
+        let mut rows = rows();
+        for (point, replicate, format, value) in [
+            ("kl=0", 0, "code", 0.6),
+            ("kl=0", 0, "prose", 0.7),
+            ("kl=0", 1, "code", 0.8),
+            ("kl=0", 1, "prose", 0.5),
+        ] {
+            rows.push(row(
+                "tuned",
+                point,
+                replicate,
+                0,
+                "forced_pass@1",
+                format,
+                value,
+            ));
+        }
+        let winners = Figure::winners(&rows);
+        // Means: code 0.7, prose 0.6.
+        let (format, value) = winners[0].most_accurate_when_forced.clone().unwrap();
+        assert_eq!(format, "code");
+        assert!((value - 0.7).abs() < 1e-12);
+        assert_eq!(
+            winners[1].most_accurate_when_forced, None,
+            "not measured at kl=1"
+        );
+        let figure = Figure::build(Chart::Winner, &rows).unwrap();
+        assert_eq!(figure.legend.len(), 4);
+        let forced: Vec<&Bar> = figure.panels[2]
+            .bars
+            .iter()
+            .filter(|bar| bar.legend == 3)
+            .collect();
+        assert_eq!(forced.len(), 2);
+        assert!((forced[0].value.mean - 0.7).abs() < 1e-12);
+        assert!((forced[0].value.minimum - 0.6).abs() < 1e-12);
+        assert!((forced[0].value.maximum - 0.8).abs() < 1e-12);
+        assert_eq!(figure.rows[1].y_maximum, 1.0, "0.8 rounds up to 1");
     }
 
     #[test]

@@ -142,26 +142,41 @@ pub fn render_page(content: &PageContent) -> String {
     page
 }
 
-/// The table under the winner chart.
+/// The table under the winner chart (with a column for the forced
+/// accuracy when some panel measured it).
 fn winner_table(winners: &[WinnerRow]) -> String {
+    let forced = winners
+        .iter()
+        .any(|row| row.most_accurate_when_forced.is_some());
     let mut table = String::from(
-        "<table class=\"winners\">\n<tr><th>set</th><th>stage</th><th>winner (share at the last step)</th><th>most common at step 0 (share)</th><th>most accurate at step 0 (accuracy)</th></tr>\n",
+        "<table class=\"winners\">\n<tr><th>set</th><th>stage</th><th>winner (share at the last step)</th><th>most common at step 0 (share)</th><th>most accurate at step 0 (accuracy)</th>",
     );
-    for row in winners {
-        let accurate = row.most_accurate_at_start.as_ref().map_or_else(
+    if forced {
+        table.push_str("<th>most accurate forced into it at step 0 (greedy accuracy)</th>");
+    }
+    table.push_str("</tr>\n");
+    let best = |best: &Option<(String, f64)>| {
+        best.as_ref().map_or_else(
             || "undefined".to_string(),
             |(format, value)| format!("{} ({value:.3})", escape(format)),
-        );
-        let _ = writeln!(
+        )
+    };
+    for row in winners {
+        let _ = write!(
             table,
-            "<tr><td>{}</td><td>{}</td><td><b>{}</b> ({:.3})</td><td>{} ({:.3})</td><td>{accurate}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td><b>{}</b> ({:.3})</td><td>{} ({:.3})</td><td>{}</td>",
             escape(&row.set),
             escape(&row.panel),
             escape(&row.winner.0),
             row.winner.1,
             escape(&row.most_common_at_start.0),
             row.most_common_at_start.1,
+            best(&row.most_accurate_at_start),
         );
+        if forced {
+            let _ = write!(table, "<td>{}</td>", best(&row.most_accurate_when_forced));
+        }
+        table.push_str("</tr>\n");
     }
     table.push_str("</table>\n");
     table

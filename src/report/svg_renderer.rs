@@ -362,9 +362,11 @@ fn draw_bar_panel(
                     TEXT.stroke_width(1),
                 )))?;
             }
+            // Above the whisker, where it cannot be crossed out.
+            let label_height = top.max(bar.value.maximum.min(row.y_maximum));
             chart.draw_series(std::iter::once(Text::new(
                 y_formatter(&bar.value.mean),
-                (centre, top),
+                (centre, label_height),
                 text_style(10, TEXT, HPos::Center, VPos::Bottom),
             )))?;
         }
