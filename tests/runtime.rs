@@ -135,6 +135,18 @@ fn kill_run_when(root: &Path, experiment: &str, ready: impl Fn(&Path) -> bool, w
     assert_no_partial_entry(root);
 }
 
+/// The `latest.json` of the one stage with a checkpoint in the work folder.
+fn checkpoint_pointer(root: &Path) -> PathBuf {
+    let pointers: Vec<PathBuf> = std::fs::read_dir(root.join(".echolab/cache/work"))
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path().join("checkpoints/latest.json"))
+        .filter(|path| path.exists())
+        .collect();
+    assert_eq!(pointers.len(), 1, "{pointers:?}");
+    pointers[0].clone()
+}
+
 /// The logs of `experiment`'s stages whose log file names start with
 /// `prefix`, concatenated.
 fn logs(root: &Path, experiment: &str, prefix: &str) -> String {
@@ -265,12 +277,7 @@ fn a_run_killed_during_pretraining_resumes_to_the_same_bytes() {
     );
     // A damaged checkpoint is named by `status` and stops the run, which
     // leaves it in place; mended, the run resumes from it.
-    let pointer = std::fs::read_dir(root.join(".echolab/cache/work"))
-        .unwrap()
-        .flatten()
-        .map(|entry| entry.path().join("checkpoints/latest.json"))
-        .find(|path| path.exists())
-        .unwrap();
+    let pointer = checkpoint_pointer(root);
     let intact = std::fs::read(&pointer).unwrap();
     std::fs::write(&pointer, b"{\"directory\": 7}").unwrap();
     let (ok, status) = run(root, &["status", "experiments/mini.echo"]);
@@ -323,14 +330,7 @@ fn a_run_killed_during_rl_resumes_to_the_same_bytes() {
     // `status` tells the interrupted stage from one never run.
     let (ok, status) = run(root, &["status", "experiments/mini_rl.echo"]);
     assert!(ok, "{status}");
-    let work = root.join(".echolab/cache/work");
-    let latest = std::fs::read_dir(&work)
-        .unwrap()
-        .flatten()
-        .find_map(|entry| {
-            std::fs::read_to_string(entry.path().join("checkpoints/latest.json")).ok()
-        })
-        .unwrap();
+    let latest = std::fs::read_to_string(checkpoint_pointer(root)).unwrap();
     let step: u64 = latest
         .trim_start_matches(r#"{"directory":"step-"#)
         .trim_end_matches(r#""}"#)
