@@ -74,7 +74,9 @@ impl StageKind {
             // 5: `report.html` has the numbers at the first and last step.
             // 6: the winner chart and table show the forced accuracy; bar
             // labels stand above the whiskers.
-            StageKind::Report => 6,
+            // 7: a legend wider than its figure wraps; bar panels leave
+            // room above 1 for labels.
+            StageKind::Report => 7,
         }
     }
 }

@@ -18,8 +18,10 @@ use super::{ReportError, StepAxis};
 const PANEL_WIDTH: u32 = 360;
 /// Height of one panel.
 const PANEL_HEIGHT: u32 = 270;
-/// Height of the title and legend.
+/// Height of the title and a legend of one line.
 const HEADER_HEIGHT: u32 = 78;
+/// Height of each further line of the legend.
+const LEGEND_LINE_HEIGHT: u32 = 22;
 /// Height of a row's heading.
 const ROW_HEADING_HEIGHT: u32 = 26;
 /// Space left and right of the grid.
@@ -73,8 +75,42 @@ impl ValueFormatter<f64> for KeyedAxis {
 pub fn figure_size(figure: &Figure) -> (u32, u32) {
     let columns = figure.columns.max(1) as u32;
     let width = (columns * PANEL_WIDTH + 2 * SIDE_MARGIN).max(MINIMUM_WIDTH);
-    let height = HEADER_HEIGHT + figure.rows.len() as u32 * (ROW_HEADING_HEIGHT + PANEL_HEIGHT) + 8;
+    let height = header_height(figure, width)
+        + figure.rows.len() as u32 * (ROW_HEADING_HEIGHT + PANEL_HEIGHT)
+        + 8;
     (width, height)
+}
+
+/// Where each legend entry starts, `(x, line)`: left to right, wrapping
+/// to a new line where an entry would pass the figure's right edge.
+fn legend_layout(figure: &Figure, width: u32) -> Vec<(i32, u32)> {
+    let font = (FONT_FAMILY, 13).into_font();
+    let left = SIDE_MARGIN as i32;
+    let right = width as i32 - SIDE_MARGIN as i32;
+    let (mut x, mut line) = (left, 0);
+    let mut places = Vec::new();
+    for entry in &figure.legend {
+        // Without the font's metrics (not registered), a wide estimate.
+        let text_width = font
+            .box_size(&entry.label)
+            .map_or(entry.label.chars().count() as u32 * 8, |(width, _)| width);
+        let entry_width = 24 + text_width as i32;
+        if x > left && x + entry_width > right {
+            line += 1;
+            x = left;
+        }
+        places.push((x, line));
+        x += entry_width + 22;
+    }
+    places
+}
+
+/// Height of the title and the legend, however many lines it takes.
+fn header_height(figure: &Figure, width: u32) -> u32 {
+    let lines = legend_layout(figure, width)
+        .last()
+        .map_or(1, |(_, line)| line + 1);
+    HEADER_HEIGHT + (lines - 1) * LEGEND_LINE_HEIGHT
 }
 
 /// The SVG of `figure`.
@@ -92,9 +128,10 @@ pub fn render_svg(figure: &Figure) -> Result<String, ReportError> {
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|error| failed(&error))?;
-        draw_header(&root, figure).map_err(|error| failed(&error))?;
+        draw_header(&root, figure, width).map_err(|error| failed(&error))?;
+        let header = header_height(figure, width);
         for (row_index, row) in figure.rows.iter().enumerate() {
-            let top = HEADER_HEIGHT + row_index as u32 * (ROW_HEADING_HEIGHT + PANEL_HEIGHT);
+            let top = header + row_index as u32 * (ROW_HEADING_HEIGHT + PANEL_HEIGHT);
             root.draw(&Text::new(
                 row.label.clone(),
                 (SIDE_MARGIN as i32, top as i32 + 6),
@@ -154,7 +191,11 @@ fn fitted_title(area: &DrawingArea<SVGBackend<'_>, Shift>, title: &str) -> Strin
 }
 
 /// The title, what the lines mean, and the legend.
-fn draw_header(root: &DrawingArea<SVGBackend<'_>, Shift>, figure: &Figure) -> DrawResult {
+fn draw_header(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    figure: &Figure,
+    width: u32,
+) -> DrawResult {
     let left = SIDE_MARGIN as i32;
     root.draw(&Text::new(
         figure.chart.title().to_string(),
@@ -170,18 +211,15 @@ fn draw_header(root: &DrawingArea<SVGBackend<'_>, Shift>, figure: &Figure) -> Dr
         (left, 34),
         text_style(12, MUTED, HPos::Left, VPos::Top),
     ))?;
-    let mut x = left;
-    let y = 60;
-    for entry in &figure.legend {
+    for (entry, (x, line)) in figure.legend.iter().zip(legend_layout(figure, width)) {
+        let y = 60 + (line * LEGEND_LINE_HEIGHT) as i32;
         let color = RGBColor(entry.color[0], entry.color[1], entry.color[2]);
         root.draw(&Rectangle::new(
             [(x, y - 6), (x + 18, y + 6)],
             color.filled(),
         ))?;
         let style = text_style(13, TEXT, HPos::Left, VPos::Center);
-        root.draw(&Text::new(entry.label.clone(), (x + 24, y), style.clone()))?;
-        let (text_width, _) = root.estimate_text_size(&entry.label, &style)?;
-        x += 24 + text_width as i32 + 22;
+        root.draw(&Text::new(entry.label.clone(), (x + 24, y), style))?;
     }
     Ok(())
 }
@@ -304,7 +342,8 @@ fn draw_bar_panel(
                 end: categories as f64,
                 keys: centres,
             },
-            0.0..row.y_maximum,
+            // Headroom above the top grid line for the labels of full bars.
+            0.0..row.y_maximum * 1.08,
         )?;
     let category_name = |position: &f64| {
         panel
@@ -415,5 +454,44 @@ mod tests {
         let style = TextStyle::from((FONT_FAMILY, 14).into_font());
         let (width, _) = area.estimate_text_size(&fitted, &style).unwrap();
         assert!(width <= PANEL_WIDTH - TITLE_MARGINS, "{width}");
+    }
+
+    #[test]
+    fn a_legend_wider_than_its_figure_wraps_and_the_figure_grows_by_a_line() {
+        use crate::report::figure::{Chart, LegendEntry};
+        assert!(register_with_plotters());
+        let entry = |label: &str| LegendEntry {
+            label: label.to_string(),
+            color: [0, 0, 0],
+        };
+        let mut figure = Figure {
+            chart: Chart::Winner,
+            legend: vec![entry("share at step 0"), entry("share at the last step")],
+            rows: vec![FigureRow {
+                label: "held_out".to_string(),
+                y_label: "share".to_string(),
+                y_maximum: 1.0,
+            }],
+            columns: 1,
+            panels: Vec::new(),
+            steps: vec![0],
+            replicates: 1,
+        };
+        let (width, one_line) = figure_size(&figure);
+        assert_eq!(width, MINIMUM_WIDTH);
+        assert!(legend_layout(&figure, width)
+            .iter()
+            .all(|(_, line)| *line == 0));
+        figure
+            .legend
+            .push(entry("accuracy within format at step 0"));
+        figure
+            .legend
+            .push(entry("greedy accuracy forced into format at step 0"));
+        let places = legend_layout(&figure, width);
+        assert_eq!(places[3], (SIDE_MARGIN as i32, 1), "{places:?}");
+        assert_eq!(figure_size(&figure), (width, one_line + LEGEND_LINE_HEIGHT));
+        let svg = render_svg(&figure).unwrap();
+        assert!(svg.contains("greedy accuracy forced into format at step 0"));
     }
 }
