@@ -89,7 +89,9 @@ pub fn stage_status(
     cache: &Cache,
 ) -> Result<Freshness, CacheError> {
     let freshness = stored_status(stage, plan, lock, cache)?;
-    if freshness != Freshness::Stale(vec![StaleReason::NeverRun]) {
+    let never_run =
+        matches!(&freshness, Freshness::Stale(reasons) if reasons == &[StaleReason::NeverRun]);
+    if !never_run {
         return Ok(freshness);
     }
     let work = work_folder(cache, stage);
