@@ -155,7 +155,7 @@ fn winner_table(winners: &[WinnerRow]) -> String {
         table.push_str("<th>most accurate forced into it at step 0 (greedy accuracy)</th>");
     }
     table.push_str("</tr>\n");
-    let best = |best: &Option<(String, f64)>| {
+    let format_and_value = |best: &Option<(String, f64)>| {
         best.as_ref().map_or_else(
             || "undefined".to_string(),
             |(format, value)| format!("{} ({value:.3})", escape(format)),
@@ -171,10 +171,14 @@ fn winner_table(winners: &[WinnerRow]) -> String {
             row.winner.1,
             escape(&row.most_common_at_start.0),
             row.most_common_at_start.1,
-            best(&row.most_accurate_at_start),
+            format_and_value(&row.most_accurate_at_start),
         );
         if forced {
-            let _ = write!(table, "<td>{}</td>", best(&row.most_accurate_when_forced));
+            let _ = write!(
+                table,
+                "<td>{}</td>",
+                format_and_value(&row.most_accurate_when_forced)
+            );
         }
         table.push_str("</tr>\n");
     }

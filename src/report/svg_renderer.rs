@@ -71,46 +71,60 @@ impl ValueFormatter<f64> for KeyedAxis {
     }
 }
 
+/// Where everything of a figure goes: its size, the height of its title
+/// and legend, and where each legend entry starts, `(x, line)`.
+struct Layout {
+    width: u32,
+    height: u32,
+    header_height: u32,
+    legend: Vec<(i32, u32)>,
+}
+
+impl Layout {
+    /// The layout of `figure`, its legend measured with the embedded font
+    /// (a wide estimate per character if the font cannot be read, in which
+    /// case nothing is drawn anyway).
+    fn of(figure: &Figure) -> Layout {
+        let columns = figure.columns.max(1) as u32;
+        let width = (columns * PANEL_WIDTH + 2 * SIDE_MARGIN).max(MINIMUM_WIDTH);
+        let measured = register_with_plotters();
+        let font = (FONT_FAMILY, 13).into_font();
+        let left = SIDE_MARGIN as i32;
+        let right = width as i32 - SIDE_MARGIN as i32;
+        let (mut x, mut line) = (left, 0);
+        let mut legend = Vec::new();
+        for entry in &figure.legend {
+            let estimate = entry.label.chars().count() as u32 * 8;
+            let text_width = if measured {
+                font.box_size(&entry.label)
+                    .map_or(estimate, |(width, _)| width)
+            } else {
+                estimate
+            };
+            let entry_width = 24 + text_width as i32;
+            if x > left && x + entry_width > right {
+                line += 1;
+                x = left;
+            }
+            legend.push((x, line));
+            x += entry_width + 22;
+        }
+        let header_height = HEADER_HEIGHT + line * LEGEND_LINE_HEIGHT;
+        let height =
+            header_height + figure.rows.len() as u32 * (ROW_HEADING_HEIGHT + PANEL_HEIGHT) + 8;
+        Layout {
+            width,
+            height,
+            header_height,
+            legend,
+        }
+    }
+}
+
 /// The figure's size in pixels: `(width, height)`.
 pub fn figure_size(figure: &Figure) -> (u32, u32) {
-    let columns = figure.columns.max(1) as u32;
-    let width = (columns * PANEL_WIDTH + 2 * SIDE_MARGIN).max(MINIMUM_WIDTH);
-    let height = header_height(figure, width)
-        + figure.rows.len() as u32 * (ROW_HEADING_HEIGHT + PANEL_HEIGHT)
-        + 8;
-    (width, height)
-}
-
-/// Where each legend entry starts, `(x, line)`: left to right, wrapping
-/// to a new line where an entry would pass the figure's right edge.
-fn legend_layout(figure: &Figure, width: u32) -> Vec<(i32, u32)> {
-    let font = (FONT_FAMILY, 13).into_font();
-    let left = SIDE_MARGIN as i32;
-    let right = width as i32 - SIDE_MARGIN as i32;
-    let (mut x, mut line) = (left, 0);
-    let mut places = Vec::new();
-    for entry in &figure.legend {
-        // Without the font's metrics (not registered), a wide estimate.
-        let text_width = font
-            .box_size(&entry.label)
-            .map_or(entry.label.chars().count() as u32 * 8, |(width, _)| width);
-        let entry_width = 24 + text_width as i32;
-        if x > left && x + entry_width > right {
-            line += 1;
-            x = left;
-        }
-        places.push((x, line));
-        x += entry_width + 22;
-    }
-    places
-}
-
-/// Height of the title and the legend, however many lines it takes.
-fn header_height(figure: &Figure, width: u32) -> u32 {
-    let lines = legend_layout(figure, width)
-        .last()
-        .map_or(1, |(_, line)| line + 1);
-    HEADER_HEIGHT + (lines - 1) * LEGEND_LINE_HEIGHT
+    let layout = Layout::of(figure);
+    (layout.width, layout.height)
 }
 
 /// The SVG of `figure`.
@@ -123,15 +137,15 @@ pub fn render_svg(figure: &Figure) -> Result<String, ReportError> {
     if !register_with_plotters() {
         return Err(failed(&"the embedded font cannot be read"));
     }
-    let (width, height) = figure_size(figure);
+    let layout = Layout::of(figure);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut svg, (layout.width, layout.height)).into_drawing_area();
         root.fill(&WHITE).map_err(|error| failed(&error))?;
-        draw_header(&root, figure, width).map_err(|error| failed(&error))?;
-        let header = header_height(figure, width);
+        draw_header(&root, figure, &layout.legend).map_err(|error| failed(&error))?;
         for (row_index, row) in figure.rows.iter().enumerate() {
-            let top = header + row_index as u32 * (ROW_HEADING_HEIGHT + PANEL_HEIGHT);
+            let top = layout.header_height + row_index as u32 * (ROW_HEADING_HEIGHT + PANEL_HEIGHT);
             root.draw(&Text::new(
                 row.label.clone(),
                 (SIDE_MARGIN as i32, top as i32 + 6),
@@ -194,7 +208,7 @@ fn fitted_title(area: &DrawingArea<SVGBackend<'_>, Shift>, title: &str) -> Strin
 fn draw_header(
     root: &DrawingArea<SVGBackend<'_>, Shift>,
     figure: &Figure,
-    width: u32,
+    legend_places: &[(i32, u32)],
 ) -> DrawResult {
     let left = SIDE_MARGIN as i32;
     root.draw(&Text::new(
@@ -211,7 +225,7 @@ fn draw_header(
         (left, 34),
         text_style(12, MUTED, HPos::Left, VPos::Top),
     ))?;
-    for (entry, (x, line)) in figure.legend.iter().zip(legend_layout(figure, width)) {
+    for (entry, &(x, line)) in figure.legend.iter().zip(legend_places) {
         let y = 60 + (line * LEGEND_LINE_HEIGHT) as i32;
         let color = RGBColor(entry.color[0], entry.color[1], entry.color[2]);
         root.draw(&Rectangle::new(
@@ -479,7 +493,8 @@ mod tests {
         };
         let (width, one_line) = figure_size(&figure);
         assert_eq!(width, MINIMUM_WIDTH);
-        assert!(legend_layout(&figure, width)
+        assert!(Layout::of(&figure)
+            .legend
             .iter()
             .all(|(_, line)| *line == 0));
         figure
@@ -488,7 +503,7 @@ mod tests {
         figure
             .legend
             .push(entry("greedy accuracy forced into format at step 0"));
-        let places = legend_layout(&figure, width);
+        let places = Layout::of(&figure).legend;
         assert_eq!(places[3], (SIDE_MARGIN as i32, 1), "{places:?}");
         assert_eq!(figure_size(&figure), (width, one_line + LEGEND_LINE_HEIGHT));
         let svg = render_svg(&figure).unwrap();
