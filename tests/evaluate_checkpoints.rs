@@ -1,13 +1,17 @@
 //! The evaluation stage on small seeded models: the rows have the stable
 //! fields and add up, the files are the same bytes on every run, every
 //! step answers with the same random numbers, the KL of a model to itself
-//! is zero, and missing inputs are reported.
+//! is zero, missing inputs are reported, and parts kept in a work folder
+//! resume to the same bytes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use echolab::data::{Document, Level, Split, Tokenizer};
-use echolab::evaluation::{evaluate_checkpoints, EvalConfig, EvalInputs, EvaluateError};
+use echolab::evaluation::{
+    evaluate_checkpoints, evaluate_checkpoints_in, EvalConfig, EvalInputs, EvaluateError,
+    EvaluationPart, PartDone,
+};
 use echolab::model::{Gpt, ModelConfig};
 use echolab::random::Stream;
 use echolab::training::{ModelArtifact, MODEL_ARTIFACT_FORMAT_VERSION};
@@ -233,4 +237,96 @@ fn a_pretrained_model_is_step_zero_and_missing_inputs_are_errors() {
         evaluate_checkpoints(&config, &inputs, &work.path().join("out")),
         Err(EvaluateError::MissingCheckpoint { step: 0 })
     ));
+}
+
+/// The files of an evaluation's output folder.
+fn files(folder: &Path) -> [Vec<u8>; 2] {
+    ["metrics.jsonl", "samples.jsonl"].map(|file| std::fs::read(folder.join(file)).unwrap())
+}
+
+#[test]
+fn kept_parts_resume_to_the_same_bytes_and_a_damaged_or_foreign_part_stops_the_evaluation() {
+    let folder = tempfile::tempdir().unwrap();
+    let root = folder.path();
+    let tokenizer = tokenizer();
+    write_checkpoint(&root.join("base"), 1, &tokenizer);
+    write_checkpoint(&root.join("other"), 2, &tokenizer);
+    let inputs = EvalInputs {
+        checkpoints: BTreeMap::from([(0, root.join("base")), (10, root.join("other"))]),
+        tokenizer,
+        reference: Some(root.join("base")),
+        sets: vec![
+            ("sums".to_string(), problems()),
+            ("more sums".to_string(), problems()),
+        ],
+    };
+    let config = config("[0, 10]", "rl");
+    let work = root.join("work");
+    let mut heard = Vec::new();
+    let mut listen = |part: &PartDone<'_>| {
+        heard.push((
+            part.step,
+            part.set.to_string(),
+            part.done,
+            part.total,
+            part.resumed,
+        ));
+    };
+    let plain = evaluate_checkpoints(&config, &inputs, &root.join("plain")).unwrap();
+    let kept =
+        evaluate_checkpoints_in(&config, &inputs, &root.join("kept"), &work, &mut listen).unwrap();
+    assert_eq!(files(&root.join("kept")), files(&root.join("plain")));
+    assert_eq!(kept.rows, plain.rows);
+    assert_eq!(
+        heard,
+        [
+            (0, "sums".to_string(), 1, 4, false),
+            (0, "more sums".to_string(), 2, 4, false),
+            (10, "sums".to_string(), 3, 4, false),
+            (10, "more sums".to_string(), 4, 4, false),
+        ]
+    );
+    assert_eq!(EvaluationPart::count(&work).unwrap(), 4);
+
+    // A run killed after three parts: the fourth is measured again and
+    // the others are read back, to the same bytes.
+    std::fs::remove_file(EvaluationPart::path(&work, 10, 1)).unwrap();
+    let mut resumed = Vec::new();
+    let mut listen = |part: &PartDone<'_>| resumed.push(part.resumed);
+    evaluate_checkpoints_in(&config, &inputs, &root.join("resumed"), &work, &mut listen).unwrap();
+    assert_eq!(resumed, [true, true, true, false]);
+    assert_eq!(files(&root.join("resumed")), files(&root.join("plain")));
+
+    // Parts of another evaluation (another seed) are refused, naming the
+    // first one read.
+    let mut other_seed = config.clone();
+    other_seed.seed += 1;
+    match evaluate_checkpoints_in(
+        &other_seed,
+        &inputs,
+        &root.join("other"),
+        &work,
+        &mut |_| {},
+    ) {
+        Err(EvaluateError::PartMismatch { path }) => {
+            assert_eq!(path, EvaluationPart::path(&work, 0, 0));
+        }
+        other => panic!("expected a mismatch, got {other:?}"),
+    }
+
+    // A damaged part stops the evaluation, names the file and stays.
+    let damaged = EvaluationPart::path(&work, 10, 0);
+    std::fs::write(&damaged, "{\"format_version\": 1, \"step\"").unwrap();
+    let error = evaluate_checkpoints_in(&config, &inputs, &root.join("again"), &work, &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(&error, EvaluateError::UnreadablePart { path, .. } if path == &damaged),
+        "{error}"
+    );
+    assert!(error.to_string().contains(&damaged.display().to_string()));
+    assert_eq!(
+        std::fs::read_to_string(&damaged).unwrap(),
+        "{\"format_version\": 1, \"step\""
+    );
+    assert!(!root.join("again").join("metrics.jsonl").exists());
 }

@@ -361,6 +361,76 @@ fn a_run_killed_during_rl_resumes_to_the_same_bytes() {
     assert_no_partial_entry(root);
 }
 
+/// The parts an evaluation kept in the work folder `work`.
+fn evaluation_parts(work: &Path) -> usize {
+    std::fs::read_dir(work.join("parts")).map_or(0, |listing| {
+        listing
+            .flatten()
+            .filter(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                name.starts_with("step-") && name.ends_with(".json")
+            })
+            .count()
+    })
+}
+
+#[test]
+fn an_evaluation_killed_between_parts_resumes_with_them_to_the_same_bytes() {
+    let reference = {
+        let directory = project_with("tests/runtime/mini_eval.echo");
+        let (ok, output) = run(directory.path(), &["run", "experiments/mini_eval.echo"]);
+        assert!(ok, "{output}");
+        outputs_of(directory.path(), "mini_eval")
+    };
+    let directory = project_with("tests/runtime/mini_eval.echo");
+    let root = directory.path();
+    // The evaluation measures 7 steps on 2 sets: kill it once it has kept 2.
+    kill_run_when(
+        root,
+        "mini_eval",
+        |work| evaluation_parts(work) >= 2,
+        "two evaluation parts",
+    );
+    let kept: usize = std::fs::read_dir(root.join(".echolab/cache/work"))
+        .unwrap()
+        .flatten()
+        .map(|entry| evaluation_parts(&entry.path()))
+        .sum();
+    assert!((2..14).contains(&kept), "{kept} parts kept");
+    // `status` says how far the evaluation got.
+    let (ok, status) = run(root, &["status", "experiments/mini_eval.echo"]);
+    assert!(ok, "{status}");
+    let evaluation = status
+        .split_once("eval      main:tuned")
+        .map(|(_, after)| after)
+        .unwrap_or_else(|| panic!("no `main:tuned` line:\n{status}"));
+    assert!(
+        evaluation.trim_start().starts_with(&format!(
+            "interrupted after {kept} of 14 (step, set) parts; the next run measures only the rest"
+        )),
+        "{status}"
+    );
+    let (ok, output) = run(root, &["run", "experiments/mini_eval.echo"]);
+    assert!(ok, "{output}");
+    assert!(
+        stages_that_ran(&output) == ["main:tuned".to_string()].into_iter().collect(),
+        "only the evaluation should run again:\n{output}"
+    );
+    let log = logs(root, "mini_eval", "main_tuned.");
+    assert_eq!(
+        log.matches("read back from the work folder").count(),
+        kept,
+        "the evaluation did not read back its kept parts:\n{log}"
+    );
+    assert_eq!(outputs_of(root, "mini_eval"), reference);
+    assert!(
+        std::fs::read_dir(root.join(".echolab/cache/work"))
+            .map_or(true, |listing| listing.count() == 0),
+        "the work folder outlived the stage"
+    );
+    assert_no_partial_entry(root);
+}
+
 #[test]
 fn a_run_that_dies_while_publishing_leaves_no_partial_entry() {
     let directory = project();

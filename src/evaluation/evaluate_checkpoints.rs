@@ -11,14 +11,18 @@
 //! and the sample, and not by the step, so every checkpoint answers with
 //! the same random numbers (common random numbers make steps comparable).
 //! Nothing written depends on time or on the thread count: the files are
-//! the same bytes on every run.
+//! the same bytes on every run. [`evaluate_checkpoints_in`] keeps each
+//! (step, set) as an [`EvaluationPart`] in a work folder as it goes, so a
+//! killed evaluation resumes with what it measured.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use serde::Serialize;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 
+use super::evaluation_part::{EvaluationPart, PART_FORMAT_VERSION};
 use super::metrics::{majority_at_k, pass_at_k, FormatTally};
 use super::{grade, Answer, Classified, EvalConfig, EvaluateError, FormatForcing, Grade, Metric};
 use crate::data::{Document, Tokenizer};
@@ -62,6 +66,42 @@ pub struct EvalRow {
     pub value: Option<f64>,
 }
 
+/// An [`EvalRow`] as read back from JSON, its format any string.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredRow {
+    step: u64,
+    set: String,
+    metric: String,
+    #[serde(default)]
+    format: Option<String>,
+    value: Option<f64>,
+}
+
+impl<'de> Deserialize<'de> for EvalRow {
+    /// The row, its format one of [`FORMATS`]' names.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = StoredRow::deserialize(deserializer)?;
+        let format = match stored.format {
+            None => None,
+            Some(text) => Some(
+                FORMATS
+                    .iter()
+                    .map(|format| format.name())
+                    .find(|name| *name == text)
+                    .ok_or_else(|| D::Error::custom(format!("unknown format `{text}`")))?,
+            ),
+        };
+        Ok(EvalRow {
+            step: stored.step,
+            set: stored.set,
+            metric: stored.metric,
+            format,
+            value: stored.value,
+        })
+    }
+}
+
 /// What an evaluation reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalOutcome {
@@ -100,6 +140,23 @@ const FORMATS: [Classified; 4] = [
     Classified::Unknown,
 ];
 
+/// A (step, set) of an evaluation done, as [`evaluate_checkpoints_in`]
+/// reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartDone<'a> {
+    /// The checkpoint's step.
+    pub step: u64,
+    /// The set's name.
+    pub set: &'a str,
+    /// Parts done so far, this one included.
+    pub done: usize,
+    /// Parts in the whole evaluation (steps times sets).
+    pub total: usize,
+    /// Whether the part was read back from the work folder rather than
+    /// measured.
+    pub resumed: bool,
+}
+
 /// Evaluates every step's checkpoint on every set and writes
 /// `out_dir/metrics.jsonl` and `out_dir/samples.jsonl`.
 pub fn evaluate_checkpoints(
@@ -107,220 +164,122 @@ pub fn evaluate_checkpoints(
     inputs: &EvalInputs,
     out_dir: &Path,
 ) -> Result<EvalOutcome, EvaluateError> {
+    evaluate(config, inputs, out_dir, None, &mut |_| {})
+}
+
+/// [`evaluate_checkpoints`], keeping each (step, set) measured as an
+/// [`EvaluationPart`] in `work` and reading back the parts a killed run
+/// left there, so the files are the same bytes however many runs it took.
+/// `on_part` hears of each part as it is done.
+pub fn evaluate_checkpoints_in(
+    config: &EvalConfig,
+    inputs: &EvalInputs,
+    out_dir: &Path,
+    work: &Path,
+    on_part: &mut dyn FnMut(&PartDone<'_>),
+) -> Result<EvalOutcome, EvaluateError> {
+    evaluate(config, inputs, out_dir, Some(work), on_part)
+}
+
+fn evaluate(
+    config: &EvalConfig,
+    inputs: &EvalInputs,
+    out_dir: &Path,
+    work: Option<&Path>,
+    on_part: &mut dyn FnMut(&PartDone<'_>),
+) -> Result<EvalOutcome, EvaluateError> {
     config.validate()?;
-    let settings = &config.evaluation;
     let device = Device::Cpu;
-    let needs_samples = settings.metrics.iter().any(|metric| metric.needs_samples());
-    let needs_kl = settings.metrics.contains(&Metric::Kl);
+    let needs_kl = config.evaluation.metrics.contains(&Metric::Kl);
     let reference = match (&inputs.reference, needs_kl) {
         (Some(path), true) => Some(load(path, &inputs.tokenizer, &device)?),
         (None, true) => return Err(EvaluateError::MissingReference),
         _ => None,
     };
     let sets = prepare_sets(config, inputs)?;
-    let forcings = if settings.metrics.contains(&Metric::ForcedPassAtOne) {
+    let forcings = if config.evaluation.metrics.contains(&Metric::ForcedPassAtOne) {
         FormatForcing::all(&inputs.tokenizer)
     } else {
         Vec::new()
     };
+    let evaluation_digest = match work {
+        Some(_) => Some(evaluation_digest(
+            config,
+            inputs,
+            inputs.reference.as_deref().filter(|_| needs_kl),
+        )?),
+        None => None,
+    };
+    let steps = config.evaluated_steps();
+    let total = steps.len() * sets.len();
     let mut rows = Vec::new();
     let mut samples_text = String::new();
-    for step in config.evaluated_steps() {
+    let mut done = 0;
+    for step in steps {
         let path = inputs
             .checkpoints
             .get(&step)
             .ok_or(EvaluateError::MissingCheckpoint { step })?;
-        let (model, eos) = load(path, &inputs.tokenizer, &device)?;
-        for set in &sets {
-            let decode = |ids: &[u32]| inputs.tokenizer.decode(ids);
-            let greedy = if settings.metrics.contains(&Metric::PassAtOne) {
-                let requests = set.requests(config.seed, 1);
-                let greedy_settings = SamplingSettings {
-                    temperature: 0.0,
-                    top_p: 1.0,
-                    max_new_tokens: settings.max_new_tokens,
-                };
-                let completions =
-                    sample_completions(&model, &requests, &greedy_settings, eos, &decode)?;
-                Some(set.grade_all(&completions))
-            } else {
-                None
-            };
-            // Per format of `forcings`: the fraction solved in that format.
-            let mut forced = Vec::with_capacity(forcings.len());
-            // Written to `samples.jsonl` after the sampled answers.
-            let mut forced_samples = String::new();
-            for forcing in &forcings {
-                let answers = forcing.answer_greedily(
-                    &model,
-                    &set.requests(config.seed, 1),
-                    &set.references,
-                    settings.max_new_tokens,
-                    eos,
-                    &decode,
-                )?;
-                for (problem, answer) in answers.iter().enumerate().take(LOGGED_PROBLEMS) {
-                    let row = SampleRow {
-                        step,
-                        set: &set.name,
-                        problem,
-                        sample: 0,
-                        forced: Some(forcing.format.name()),
-                        question: &set.problems[problem].question,
-                        completion: &answer.text,
-                        format: answer.grade.format.name(),
-                        correct: answer.solved,
-                    };
-                    forced_samples.push_str(&serde_json::to_string(&row)?);
-                    forced_samples.push('\n');
-                }
-                let solved = answers.iter().filter(|answer| answer.solved).count();
-                forced.push((
-                    forcing.format.name(),
-                    solved as f64 / answers.len().max(1) as f64,
-                ));
-            }
-            let sampled = if needs_samples {
-                let requests = set.requests(config.seed, settings.samples);
-                let sampling = SamplingSettings {
-                    temperature: settings.temperature,
-                    top_p: settings.top_p,
-                    max_new_tokens: settings.max_new_tokens,
-                };
-                let completions = sample_completions(&model, &requests, &sampling, eos, &decode)?;
-                let grades = set.grade_all(&completions);
-                for (problem, (samples, problem_grades)) in completions
-                    .iter()
-                    .zip(&grades)
-                    .enumerate()
-                    .take(LOGGED_PROBLEMS)
-                {
-                    if let (Some(completion), Some(graded)) =
-                        (samples.first(), problem_grades.first())
-                    {
-                        let row = SampleRow {
-                            step,
-                            set: &set.name,
-                            problem,
-                            sample: 0,
-                            forced: None,
-                            question: &set.problems[problem].question,
-                            completion: &completion.text,
-                            format: graded.format.name(),
-                            correct: graded.correct,
-                        };
-                        samples_text.push_str(&serde_json::to_string(&row)?);
-                        samples_text.push('\n');
-                    }
-                }
-                Some((completions, grades))
-            } else {
-                None
-            };
-            samples_text.push_str(&forced_samples);
-            let kl = match (&reference, &sampled) {
-                (Some((reference_model, _)), Some((completions, _))) => {
-                    Some(set.mean_kl(reference_model, completions, eos)?)
-                }
+        // Loaded for the first part of this step not read back.
+        let mut model: Option<(Gpt, u32)> = None;
+        let checkpoint_digest = match work {
+            Some(_) => Some(checkpoint_digest(path)?),
+            None => None,
+        };
+        for (set_index, set) in sets.iter().enumerate() {
+            let kept = match (work, &evaluation_digest, &checkpoint_digest) {
+                (Some(work), Some(evaluation), Some(checkpoint)) => Some((
+                    EvaluationPart::path(work, step, set_index),
+                    part_fingerprint(evaluation, checkpoint, step, set)?,
+                )),
                 _ => None,
             };
-            let mut row = |metric: Metric, format: Option<&'static str>, value: Option<f64>| {
-                rows.push(EvalRow {
-                    step,
-                    set: set.name.clone(),
-                    metric: metric.name(),
-                    format,
-                    value,
-                });
+            let read_back = match &kept {
+                Some((part_path, fingerprint)) => EvaluationPart::read(part_path, fingerprint)?,
+                None => None,
             };
-            let sampled_grades: Vec<&Grade> = sampled
-                .iter()
-                .flat_map(|(_, grades)| grades.iter().flatten())
-                .collect();
-            let tally = FormatTally::from_grades(sampled_grades.iter().copied());
-            for &metric in &settings.metrics {
-                match metric {
-                    Metric::PassAtOne => {
-                        let grades = greedy.as_deref().unwrap_or_default();
-                        let solved = grades
-                            .iter()
-                            .filter(|problem| problem.first().is_some_and(|grade| grade.correct))
-                            .count();
-                        row(
-                            metric,
-                            None,
-                            Some(solved as f64 / grades.len().max(1) as f64),
-                        );
-                    }
-                    Metric::ForcedPassAtOne => {
-                        for &(format, value) in &forced {
-                            row(metric, Some(format), Some(value));
+            let resumed = read_back.is_some();
+            let (part_rows, part_samples) = match read_back {
+                Some(part) => (part.rows, part.samples),
+                None => {
+                    let (gpt, eos) = match model.take() {
+                        Some(loaded) => loaded,
+                        None => load(path, &inputs.tokenizer, &device)?,
+                    };
+                    let measured = measure_part(
+                        config,
+                        &inputs.tokenizer,
+                        &forcings,
+                        reference.as_ref().map(|(reference, _)| reference),
+                        (&gpt, eos),
+                        step,
+                        set,
+                    )?;
+                    model = Some((gpt, eos));
+                    if let Some((part_path, fingerprint)) = kept {
+                        EvaluationPart {
+                            format_version: PART_FORMAT_VERSION,
+                            step,
+                            set: set.name.clone(),
+                            fingerprint,
+                            rows: measured.0.clone(),
+                            samples: measured.1.clone(),
                         }
+                        .write(&part_path)?;
                     }
-                    Metric::PassAtK(k) => {
-                        let grades = sampled
-                            .as_ref()
-                            .map(|(_, grades)| grades.as_slice())
-                            .unwrap_or_default();
-                        let mut total = 0.0;
-                        for problem in grades {
-                            let correct = problem.iter().filter(|grade| grade.correct).count();
-                            total += pass_at_k(problem.len(), correct, k)?;
-                        }
-                        row(metric, None, Some(total / grades.len().max(1) as f64));
-                    }
-                    Metric::MajorityAtK(k) => {
-                        let grades = sampled
-                            .as_ref()
-                            .map(|(_, grades)| grades.as_slice())
-                            .unwrap_or_default();
-                        let mut solved = 0usize;
-                        for (problem, reference) in grades.iter().zip(&set.references) {
-                            let answers: Vec<Option<Answer>> =
-                                problem.iter().map(|grade| grade.answer).collect();
-                            solved += usize::from(majority_at_k(&answers, k, reference)?);
-                        }
-                        row(
-                            metric,
-                            None,
-                            Some(solved as f64 / grades.len().max(1) as f64),
-                        );
-                    }
-                    Metric::FormatShare => {
-                        for format in FORMATS {
-                            row(metric, Some(format.name()), Some(tally.share(format)));
-                        }
-                    }
-                    Metric::FormatAccuracy => {
-                        for format in FORMATS {
-                            row(metric, Some(format.name()), tally.accuracy(format));
-                        }
-                    }
-                    Metric::Length => {
-                        let lengths: Vec<usize> = sampled
-                            .iter()
-                            .flat_map(|(completions, _)| completions.iter().flatten())
-                            .map(|completion| {
-                                completion.tokens.len() - usize::from(completion.finished)
-                            })
-                            .collect();
-                        let mean =
-                            lengths.iter().sum::<usize>() as f64 / lengths.len().max(1) as f64;
-                        row(metric, None, Some(mean));
-                    }
-                    Metric::Entropy => {
-                        let (sum, count) = sampled
-                            .iter()
-                            .flat_map(|(completions, _)| completions.iter().flatten())
-                            .flat_map(|completion| completion.entropies.iter())
-                            .fold((0.0, 0usize), |(sum, count), entropy| {
-                                (sum + entropy, count + 1)
-                            });
-                        row(metric, None, (count > 0).then(|| sum / count as f64));
-                    }
-                    Metric::Kl => row(metric, None, kl),
+                    measured
                 }
-            }
+            };
+            rows.extend(part_rows);
+            samples_text.push_str(&part_samples);
+            done += 1;
+            on_part(&PartDone {
+                step,
+                set: &set.name,
+                done,
+                total,
+                resumed,
+            });
         }
     }
     std::fs::create_dir_all(out_dir).map_err(|source| EvaluateError::Io {
@@ -341,6 +300,255 @@ pub fn evaluate_checkpoints(
         metrics_path,
         samples_path,
     })
+}
+
+/// Measures one step's model on one set: its rows of `metrics.jsonl`
+/// and its lines of `samples.jsonl`.
+fn measure_part(
+    config: &EvalConfig,
+    tokenizer: &Tokenizer,
+    forcings: &[FormatForcing],
+    reference: Option<&Gpt>,
+    (model, eos): (&Gpt, u32),
+    step: u64,
+    set: &PreparedSet,
+) -> Result<(Vec<EvalRow>, String), EvaluateError> {
+    let settings = &config.evaluation;
+    let needs_samples = settings.metrics.iter().any(|metric| metric.needs_samples());
+    let mut rows = Vec::new();
+    let mut samples_text = String::new();
+    let decode = |ids: &[u32]| tokenizer.decode(ids);
+    let greedy = if settings.metrics.contains(&Metric::PassAtOne) {
+        let requests = set.requests(config.seed, 1);
+        let greedy_settings = SamplingSettings {
+            temperature: 0.0,
+            top_p: 1.0,
+            max_new_tokens: settings.max_new_tokens,
+        };
+        let completions = sample_completions(model, &requests, &greedy_settings, eos, &decode)?;
+        Some(set.grade_all(&completions))
+    } else {
+        None
+    };
+    // Per format of `forcings`: the fraction solved in that format.
+    let mut forced = Vec::with_capacity(forcings.len());
+    // Written to `samples.jsonl` after the sampled answers.
+    let mut forced_samples = String::new();
+    for forcing in forcings {
+        let answers = forcing.answer_greedily(
+            model,
+            &set.requests(config.seed, 1),
+            &set.references,
+            settings.max_new_tokens,
+            eos,
+            &decode,
+        )?;
+        for (problem, answer) in answers.iter().enumerate().take(LOGGED_PROBLEMS) {
+            let row = SampleRow {
+                step,
+                set: &set.name,
+                problem,
+                sample: 0,
+                forced: Some(forcing.format.name()),
+                question: &set.problems[problem].question,
+                completion: &answer.text,
+                format: answer.grade.format.name(),
+                correct: answer.solved,
+            };
+            forced_samples.push_str(&serde_json::to_string(&row)?);
+            forced_samples.push('\n');
+        }
+        let solved = answers.iter().filter(|answer| answer.solved).count();
+        forced.push((
+            forcing.format.name(),
+            solved as f64 / answers.len().max(1) as f64,
+        ));
+    }
+    let sampled = if needs_samples {
+        let requests = set.requests(config.seed, settings.samples);
+        let sampling = SamplingSettings {
+            temperature: settings.temperature,
+            top_p: settings.top_p,
+            max_new_tokens: settings.max_new_tokens,
+        };
+        let completions = sample_completions(model, &requests, &sampling, eos, &decode)?;
+        let grades = set.grade_all(&completions);
+        for (problem, (samples, problem_grades)) in completions
+            .iter()
+            .zip(&grades)
+            .enumerate()
+            .take(LOGGED_PROBLEMS)
+        {
+            if let (Some(completion), Some(graded)) = (samples.first(), problem_grades.first()) {
+                let row = SampleRow {
+                    step,
+                    set: &set.name,
+                    problem,
+                    sample: 0,
+                    forced: None,
+                    question: &set.problems[problem].question,
+                    completion: &completion.text,
+                    format: graded.format.name(),
+                    correct: graded.correct,
+                };
+                samples_text.push_str(&serde_json::to_string(&row)?);
+                samples_text.push('\n');
+            }
+        }
+        Some((completions, grades))
+    } else {
+        None
+    };
+    samples_text.push_str(&forced_samples);
+    let kl = match (reference, &sampled) {
+        (Some(reference_model), Some((completions, _))) => {
+            Some(set.mean_kl(reference_model, completions, eos)?)
+        }
+        _ => None,
+    };
+    let mut row = |metric: Metric, format: Option<&'static str>, value: Option<f64>| {
+        rows.push(EvalRow {
+            step,
+            set: set.name.clone(),
+            metric: metric.name(),
+            format,
+            value,
+        });
+    };
+    let sampled_grades: Vec<&Grade> = sampled
+        .iter()
+        .flat_map(|(_, grades)| grades.iter().flatten())
+        .collect();
+    let tally = FormatTally::from_grades(sampled_grades.iter().copied());
+    for &metric in &settings.metrics {
+        match metric {
+            Metric::PassAtOne => {
+                let grades = greedy.as_deref().unwrap_or_default();
+                let solved = grades
+                    .iter()
+                    .filter(|problem| problem.first().is_some_and(|grade| grade.correct))
+                    .count();
+                row(
+                    metric,
+                    None,
+                    Some(solved as f64 / grades.len().max(1) as f64),
+                );
+            }
+            Metric::ForcedPassAtOne => {
+                for &(format, value) in &forced {
+                    row(metric, Some(format), Some(value));
+                }
+            }
+            Metric::PassAtK(k) => {
+                let grades = sampled
+                    .as_ref()
+                    .map(|(_, grades)| grades.as_slice())
+                    .unwrap_or_default();
+                let mut total = 0.0;
+                for problem in grades {
+                    let correct = problem.iter().filter(|grade| grade.correct).count();
+                    total += pass_at_k(problem.len(), correct, k)?;
+                }
+                row(metric, None, Some(total / grades.len().max(1) as f64));
+            }
+            Metric::MajorityAtK(k) => {
+                let grades = sampled
+                    .as_ref()
+                    .map(|(_, grades)| grades.as_slice())
+                    .unwrap_or_default();
+                let mut solved = 0usize;
+                for (problem, reference) in grades.iter().zip(&set.references) {
+                    let answers: Vec<Option<Answer>> =
+                        problem.iter().map(|grade| grade.answer).collect();
+                    solved += usize::from(majority_at_k(&answers, k, reference)?);
+                }
+                row(
+                    metric,
+                    None,
+                    Some(solved as f64 / grades.len().max(1) as f64),
+                );
+            }
+            Metric::FormatShare => {
+                for format in FORMATS {
+                    row(metric, Some(format.name()), Some(tally.share(format)));
+                }
+            }
+            Metric::FormatAccuracy => {
+                for format in FORMATS {
+                    row(metric, Some(format.name()), tally.accuracy(format));
+                }
+            }
+            Metric::Length => {
+                let lengths: Vec<usize> = sampled
+                    .iter()
+                    .flat_map(|(completions, _)| completions.iter().flatten())
+                    .map(|completion| completion.tokens.len() - usize::from(completion.finished))
+                    .collect();
+                let mean = lengths.iter().sum::<usize>() as f64 / lengths.len().max(1) as f64;
+                row(metric, None, Some(mean));
+            }
+            Metric::Entropy => {
+                let (sum, count) = sampled
+                    .iter()
+                    .flat_map(|(completions, _)| completions.iter().flatten())
+                    .flat_map(|completion| completion.entropies.iter())
+                    .fold((0.0, 0usize), |(sum, count), entropy| {
+                        (sum + entropy, count + 1)
+                    });
+                row(metric, None, (count > 0).then(|| sum / count as f64));
+            }
+            Metric::Kl => row(metric, None, kl),
+        }
+    }
+    Ok((rows, samples_text))
+}
+
+/// What every part of an evaluation depends on besides its step, set and
+/// checkpoint: the configuration, the tokenizer and the KL reference.
+fn evaluation_digest(
+    config: &EvalConfig,
+    inputs: &EvalInputs,
+    reference: Option<&Path>,
+) -> Result<blake3::Hash, EvaluateError> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"echolab evaluation part\n");
+    hasher.update(&serde_json::to_vec(config)?);
+    hasher.update(inputs.tokenizer.to_json().as_bytes());
+    if let Some(reference) = reference {
+        hasher.update(checkpoint_digest(reference)?.as_bytes());
+    }
+    Ok(hasher.finalize())
+}
+
+/// The digest of a checkpoint folder's weights and configuration.
+fn checkpoint_digest(folder: &Path) -> Result<blake3::Hash, EvaluateError> {
+    let mut hasher = blake3::Hasher::new();
+    for path in [
+        ModelArtifact::weights_path(folder),
+        ModelArtifact::config_path(folder),
+    ] {
+        let bytes = std::fs::read(&path).map_err(|source| EvaluateError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        hasher.update(blake3::hash(&bytes).as_bytes());
+    }
+    Ok(hasher.finalize())
+}
+
+/// The fingerprint a part of `step` on `set` must carry to be read back.
+fn part_fingerprint(
+    evaluation: &blake3::Hash,
+    checkpoint: &blake3::Hash,
+    step: u64,
+    set: &PreparedSet,
+) -> Result<String, EvaluateError> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(evaluation.as_bytes());
+    hasher.update(checkpoint.as_bytes());
+    hasher.update(&step.to_le_bytes());
+    hasher.update(&serde_json::to_vec(&(&set.name, &set.problems))?);
+    Ok(hasher.finalize().to_hex().to_string())
 }
 
 /// A loaded model and its EOS token.

@@ -52,6 +52,21 @@ pub enum EvaluateError {
         /// The tokenizer's.
         tokenizer: usize,
     },
+    /// A part a killed evaluation left in its work folder cannot be read.
+    #[error("evaluation part `{path}` cannot be read: {reason}; remove it to measure that step and set again")]
+    UnreadablePart {
+        /// The part's file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A part in the work folder was measured with another configuration,
+    /// other problems or another checkpoint.
+    #[error("evaluation part `{path}` was measured for another configuration, other problems or another checkpoint; remove it or use another work folder")]
+    PartMismatch {
+        /// The part's file.
+        path: PathBuf,
+    },
     /// A metric could not be computed.
     #[error(transparent)]
     Metric(#[from] MetricError),
@@ -67,10 +82,10 @@ pub enum EvaluateError {
     /// Serialising JSON failed.
     #[error("invalid JSON: {0}")]
     Json(#[from] serde_json::Error),
-    /// Creating the output folder failed.
+    /// Reading or creating a file or folder failed.
     #[error("cannot access `{path}`: {source}")]
     Io {
-        /// The folder.
+        /// The file or folder.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,

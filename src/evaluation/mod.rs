@@ -8,7 +8,9 @@
 //! Grading is a pure function of its inputs: no I/O, no randomness, so it
 //! is reproducible bit for bit. The one stage here,
 //! [`evaluate_checkpoints`], samples answers from checkpoints with the RL
-//! stage's seeded sampler and writes the metrics files. Model output is untrusted, so no
+//! stage's seeded sampler and writes the metrics files, keeping each
+//! (step, set) it measured as an [`EvaluationPart`] so a killed evaluation
+//! resumes. Model output is untrusted, so no
 //! input can make this module panic, hang or allocate without bound; the
 //! `fuzz/` crate checks that. `docs/grading.md` is the user-facing summary.
 
@@ -17,6 +19,7 @@ mod classifier;
 mod evaluate_checkpoints;
 mod evaluate_error;
 mod evaluation_config;
+mod evaluation_part;
 mod format_forcing;
 mod grade;
 pub mod interpreter;
@@ -24,9 +27,12 @@ pub mod metrics;
 
 pub use answer::{extract, Answer};
 pub use classifier::{classify, Classified};
-pub use evaluate_checkpoints::{evaluate_checkpoints, EvalInputs, EvalOutcome, EvalRow};
+pub use evaluate_checkpoints::{
+    evaluate_checkpoints, evaluate_checkpoints_in, EvalInputs, EvalOutcome, EvalRow, PartDone,
+};
 pub use evaluate_error::EvaluateError;
 pub use evaluation_config::{EvalConfig, EvaluationSettings, Metric, ModelKind};
+pub use evaluation_part::{EvaluationPart, PART_FORMAT_VERSION};
 pub use format_forcing::{ForcedAnswer, FormatForcing};
 pub use grade::{
     answer_of, function_block, grade, grade_with_limits, Failure, Grade, TINY_GSM_FUNCTION,

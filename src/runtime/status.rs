@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::Path;
 
 use super::{work_folder, Cache, CacheError};
+use crate::evaluation::EvaluationPart;
 use crate::lockfile::{Change, Lockfile};
 use crate::plan::{Plan, Stage, StageKind};
 use crate::training::rl::RlCheckpointState;
@@ -19,6 +20,14 @@ pub enum StaleReason {
     Interrupted {
         /// The steps its latest checkpoint has completed.
         step: u64,
+    },
+    /// An evaluation was stopped after measuring some of its (step, set)
+    /// parts; the next run measures only the others.
+    PartlyEvaluated {
+        /// Parts measured and kept.
+        parts: usize,
+        /// Parts in the whole evaluation.
+        total: usize,
     },
     /// A run of it left a checkpoint that cannot be read, so the next run
     /// stops with this error until the work folder is removed.
@@ -44,6 +53,10 @@ impl fmt::Display for StaleReason {
             StaleReason::Interrupted { step } => write!(
                 formatter,
                 "interrupted after step {step}; the next run resumes from that checkpoint"
+            ),
+            StaleReason::PartlyEvaluated { parts, total } => write!(
+                formatter,
+                "interrupted after {parts} of {total} (step, set) parts; the next run measures only the rest"
             ),
             StaleReason::UnreadableCheckpoint { message } => {
                 write!(formatter, "its checkpoint cannot be read: {message}")
@@ -98,6 +111,18 @@ pub fn stage_status(
     let latest_step = match stage.kind {
         StageKind::Pretrain => latest_step::<CheckpointState>(&work),
         StageKind::Rl => latest_step::<RlCheckpointState>(&work),
+        StageKind::Eval => {
+            return Ok(match EvaluationPart::count(&work) {
+                Ok(0) => freshness,
+                Ok(parts) => Freshness::Stale(vec![StaleReason::PartlyEvaluated {
+                    parts,
+                    total: evaluation_parts(stage),
+                }]),
+                Err(error) => Freshness::Stale(vec![StaleReason::UnreadableCheckpoint {
+                    message: error.to_string(),
+                }]),
+            })
+        }
         _ => Ok(None),
     };
     Ok(match latest_step {
@@ -112,6 +137,23 @@ pub fn stage_status(
 /// The step of the latest checkpoint in a stage's work folder, if any.
 fn latest_step<State: CheckpointStateFormat>(work: &Path) -> Result<Option<u64>, TrainingError> {
     Ok(Checkpoint::<State>::latest(work)?.map(|checkpoint| checkpoint.state.step()))
+}
+
+/// The (step, set) parts of an evaluation stage: its steps (one, step 0,
+/// for a pretrained model) times its sets.
+fn evaluation_parts(stage: &Stage) -> usize {
+    let steps = stage
+        .parameters
+        .get("steps")
+        .and_then(serde_json::Value::as_array)
+        .map_or(0, Vec::len)
+        .max(1);
+    let sets = stage
+        .upstream
+        .keys()
+        .filter(|role| role.starts_with("set."))
+        .count();
+    steps * sets
 }
 
 /// The state of one stage from the cache and the lockfile alone.

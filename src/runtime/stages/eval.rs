@@ -2,13 +2,16 @@
 //! evaluation sets by [`evaluation::evaluate_checkpoints`](crate::evaluation::evaluate_checkpoints).
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use super::{StageContext, StageError};
-use crate::evaluation::{evaluate_checkpoints, EvalConfig, EvalInputs};
+use crate::evaluation::{evaluate_checkpoints_in, EvalConfig, EvalInputs, PartDone};
 
 /// Evaluates the upstream model at the listed steps (an RL stage's
 /// snapshots; a pretraining stage's final weights as step 0) and writes
-/// `metrics.jsonl` and `samples.jsonl`.
+/// `metrics.jsonl` and `samples.jsonl`. Each (step, set) measured is kept
+/// in the work folder, so a killed evaluation resumes with them; the log
+/// gets a line per part.
 pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
     let config: EvalConfig = context.parameters()?;
     let model = context.upstream("model")?;
@@ -55,10 +58,23 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
         sets,
     };
     let output = context.output.clone();
-    let total = inputs.checkpoints.len() as u64;
+    let work = context.work.clone();
+    let total = (inputs.checkpoints.len() * inputs.sets.len()) as u64;
     (context.progress)(0, total, "evaluating");
-    evaluate_checkpoints(&config, &inputs, &output)
+    let started = Instant::now();
+    let mut on_part = |part: &PartDone<'_>| {
+        let how = if part.resumed {
+            "read back from the work folder".to_string()
+        } else {
+            format!("measured, {:.1} s in", started.elapsed().as_secs_f64())
+        };
+        context.log(&format!(
+            "step {} on `{}`: part {} of {} {how}",
+            part.step, part.set, part.done, part.total
+        ));
+        (context.progress)(part.done as u64, part.total as u64, "evaluating");
+    };
+    evaluate_checkpoints_in(&config, &inputs, &output, &work, &mut on_part)
         .map_err(|error| StageError::Other(error.to_string()))?;
-    (context.progress)(total, total, "");
     Ok(())
 }
