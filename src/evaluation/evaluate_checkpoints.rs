@@ -19,12 +19,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 
-use super::evaluation_part::{EvaluationPart, PART_FORMAT_VERSION};
+use super::eval_row::FORMATS;
+use super::evaluation_part::{
+    checkpoint_digest, evaluation_digest, EvaluationPart, PART_FORMAT_VERSION,
+};
 use super::metrics::{majority_at_k, pass_at_k, FormatTally};
-use super::{grade, Answer, Classified, EvalConfig, EvaluateError, FormatForcing, Grade, Metric};
+use super::{grade, Answer, EvalConfig, EvalRow, EvaluateError, FormatForcing, Grade, Metric};
 use crate::data::{Document, Tokenizer};
 use crate::model::Gpt;
 use crate::random::Stream;
@@ -46,60 +48,6 @@ pub struct EvalInputs {
     pub reference: Option<PathBuf>,
     /// The evaluation sets by name; the first `problems` of each are asked.
     pub sets: Vec<(String, Vec<Document>)>,
-}
-
-/// One line of `metrics.jsonl`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EvalRow {
-    /// The checkpoint's step.
-    pub step: u64,
-    /// The set's name.
-    pub set: String,
-    /// The metric's name (`pass@1`, `maj@64`, `format_share`, ...).
-    pub metric: String,
-    /// The format, for `format_share`, `format_accuracy` and
-    /// `forced_pass@1`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<&'static str>,
-    /// The value; `null` when undefined (the accuracy of a format no
-    /// answer was written in).
-    pub value: Option<f64>,
-}
-
-/// An [`EvalRow`] as read back from JSON, its format any string.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StoredRow {
-    step: u64,
-    set: String,
-    metric: String,
-    #[serde(default)]
-    format: Option<String>,
-    value: Option<f64>,
-}
-
-impl<'de> Deserialize<'de> for EvalRow {
-    /// The row, its format one of [`FORMATS`]' names.
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let stored = StoredRow::deserialize(deserializer)?;
-        let format = match stored.format {
-            None => None,
-            Some(text) => Some(
-                FORMATS
-                    .iter()
-                    .map(|format| format.name())
-                    .find(|name| *name == text)
-                    .ok_or_else(|| D::Error::custom(format!("unknown format `{text}`")))?,
-            ),
-        };
-        Ok(EvalRow {
-            step: stored.step,
-            set: stored.set,
-            metric: stored.metric,
-            format,
-            value: stored.value,
-        })
-    }
 }
 
 /// What an evaluation reports.
@@ -131,14 +79,6 @@ struct SampleRow<'a> {
 
 /// Problems per (step, set) whose first sample goes to `samples.jsonl`.
 const LOGGED_PROBLEMS: usize = 4;
-
-/// The formats in the order rows are written.
-const FORMATS: [Classified; 4] = [
-    Classified::Code,
-    Classified::CodeText,
-    Classified::Prose,
-    Classified::Unknown,
-];
 
 /// A (step, set) of an evaluation done, as [`evaluate_checkpoints_in`]
 /// reports it.
@@ -205,7 +145,7 @@ fn evaluate(
     let evaluation_digest = match work {
         Some(_) => Some(evaluation_digest(
             config,
-            inputs,
+            &inputs.tokenizer,
             inputs.reference.as_deref().filter(|_| needs_kl),
         )?),
         None => None,
@@ -230,7 +170,13 @@ fn evaluate(
             let kept = match (work, &evaluation_digest, &checkpoint_digest) {
                 (Some(work), Some(evaluation), Some(checkpoint)) => Some((
                     EvaluationPart::path(work, step, set_index),
-                    part_fingerprint(evaluation, checkpoint, step, set)?,
+                    EvaluationPart::fingerprint(
+                        evaluation,
+                        checkpoint,
+                        step,
+                        &set.name,
+                        &set.problems,
+                    )?,
                 )),
                 _ => None,
             };
@@ -501,54 +447,6 @@ fn measure_part(
         }
     }
     Ok((rows, samples_text))
-}
-
-/// What every part of an evaluation depends on besides its step, set and
-/// checkpoint: the configuration, the tokenizer and the KL reference.
-fn evaluation_digest(
-    config: &EvalConfig,
-    inputs: &EvalInputs,
-    reference: Option<&Path>,
-) -> Result<blake3::Hash, EvaluateError> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(b"echolab evaluation part\n");
-    hasher.update(&serde_json::to_vec(config)?);
-    hasher.update(inputs.tokenizer.to_json().as_bytes());
-    if let Some(reference) = reference {
-        hasher.update(checkpoint_digest(reference)?.as_bytes());
-    }
-    Ok(hasher.finalize())
-}
-
-/// The digest of a checkpoint folder's weights and configuration.
-fn checkpoint_digest(folder: &Path) -> Result<blake3::Hash, EvaluateError> {
-    let mut hasher = blake3::Hasher::new();
-    for path in [
-        ModelArtifact::weights_path(folder),
-        ModelArtifact::config_path(folder),
-    ] {
-        let bytes = std::fs::read(&path).map_err(|source| EvaluateError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        hasher.update(blake3::hash(&bytes).as_bytes());
-    }
-    Ok(hasher.finalize())
-}
-
-/// The fingerprint a part of `step` on `set` must carry to be read back.
-fn part_fingerprint(
-    evaluation: &blake3::Hash,
-    checkpoint: &blake3::Hash,
-    step: u64,
-    set: &PreparedSet,
-) -> Result<String, EvaluateError> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(evaluation.as_bytes());
-    hasher.update(checkpoint.as_bytes());
-    hasher.update(&step.to_le_bytes());
-    hasher.update(&serde_json::to_vec(&(&set.name, &set.problems))?);
-    Ok(hasher.finalize().to_hex().to_string())
 }
 
 /// A loaded model and its EOS token.

@@ -24,8 +24,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{EvalRow, EvaluateError};
-use crate::training::write_atomically;
+use super::{EvalConfig, EvalRow, EvaluateError};
+use crate::data::{Document, Tokenizer};
+use crate::training::{write_atomically, ModelArtifact};
 
 /// The version of the part layout; bump it on any change.
 pub const PART_FORMAT_VERSION: u32 = 1;
@@ -93,6 +94,24 @@ impl EvaluationPart {
         Ok(Some(part))
     }
 
+    /// The fingerprint a part of `step` on the set `set` (its name and
+    /// problems) must carry to be read back, from [`evaluation_digest`] and
+    /// the step's [`checkpoint_digest`].
+    pub fn fingerprint(
+        evaluation: &blake3::Hash,
+        checkpoint: &blake3::Hash,
+        step: u64,
+        set: &str,
+        problems: &[Document],
+    ) -> Result<String, EvaluateError> {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(evaluation.as_bytes());
+        hasher.update(checkpoint.as_bytes());
+        hasher.update(&step.to_le_bytes());
+        hasher.update(&serde_json::to_vec(&(set, problems))?);
+        Ok(hasher.finalize().to_hex().to_string())
+    }
+
     /// Writes the part to `path` atomically.
     pub fn write(&self, path: &Path) -> Result<(), EvaluateError> {
         if let Some(folder) = path.parent() {
@@ -134,4 +153,37 @@ impl EvaluationPart {
         }
         Ok(count)
     }
+}
+
+/// What every part of an evaluation depends on besides its step, set and
+/// checkpoint: the configuration, the tokenizer and the KL reference.
+pub(super) fn evaluation_digest(
+    config: &EvalConfig,
+    tokenizer: &Tokenizer,
+    reference: Option<&Path>,
+) -> Result<blake3::Hash, EvaluateError> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"echolab evaluation part\n");
+    hasher.update(&serde_json::to_vec(config)?);
+    hasher.update(tokenizer.to_json().as_bytes());
+    if let Some(reference) = reference {
+        hasher.update(checkpoint_digest(reference)?.as_bytes());
+    }
+    Ok(hasher.finalize())
+}
+
+/// The digest of a checkpoint folder's weights and configuration.
+pub(super) fn checkpoint_digest(folder: &Path) -> Result<blake3::Hash, EvaluateError> {
+    let mut hasher = blake3::Hasher::new();
+    for path in [
+        ModelArtifact::weights_path(folder),
+        ModelArtifact::config_path(folder),
+    ] {
+        let bytes = std::fs::read(&path).map_err(|source| EvaluateError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        hasher.update(blake3::hash(&bytes).as_bytes());
+    }
+    Ok(hasher.finalize())
 }

@@ -16,6 +16,7 @@
 
 pub mod answer;
 mod classifier;
+mod eval_row;
 mod evaluate_checkpoints;
 mod evaluate_error;
 mod evaluation_config;
@@ -27,8 +28,9 @@ pub mod metrics;
 
 pub use answer::{extract, Answer};
 pub use classifier::{classify, Classified};
+pub use eval_row::EvalRow;
 pub use evaluate_checkpoints::{
-    evaluate_checkpoints, evaluate_checkpoints_in, EvalInputs, EvalOutcome, EvalRow, PartDone,
+    evaluate_checkpoints, evaluate_checkpoints_in, EvalInputs, EvalOutcome, PartDone,
 };
 pub use evaluate_error::EvaluateError;
 pub use evaluation_config::{EvalConfig, EvaluationSettings, Metric, ModelKind};
