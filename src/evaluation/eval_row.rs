@@ -100,6 +100,9 @@ mod tests {
             r#"{"step":0,"set":"s","metric":"format_share","format":"latex","value":1.0}"#,
         )
         .unwrap_err();
-        assert!(error.to_string().contains("unknown format `latex`"), "{error}");
+        assert!(
+            error.to_string().contains("unknown format `latex`"),
+            "{error}"
+        );
     }
 }
