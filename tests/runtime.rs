@@ -112,10 +112,15 @@ fn wait_for(child: &mut Child, condition: impl Fn() -> bool, what: &str) {
     }
 }
 
-/// Starts `echolab run experiments/<experiment>.echo`, kills it once some
-/// folder of the cache's `work/` satisfies `ready`, and checks that the kill
-/// left no partial entry.
-fn kill_run_when(root: &Path, experiment: &str, ready: impl Fn(&Path) -> bool, what: &str) {
+/// Starts `echolab run experiments/<experiment>.echo` and returns it,
+/// still running, once some folder of the cache's `work/` satisfies
+/// `ready`.
+fn start_run_until(
+    root: &Path,
+    experiment: &str,
+    ready: impl Fn(&Path) -> bool,
+    what: &str,
+) -> Child {
     let file = format!("experiments/{experiment}.echo");
     let mut child = command(root, &["run", &file])
         .stderr(Stdio::null())
@@ -130,9 +135,22 @@ fn kill_run_when(root: &Path, experiment: &str, ready: impl Fn(&Path) -> bool, w
         },
         what,
     );
+    child
+}
+
+/// Kills a run and checks that the kill left no partial entry.
+fn kill(root: &Path, mut child: Child) {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_no_partial_entry(root);
+}
+
+/// Starts `echolab run experiments/<experiment>.echo`, kills it once some
+/// folder of the cache's `work/` satisfies `ready`, and checks that the kill
+/// left no partial entry.
+fn kill_run_when(root: &Path, experiment: &str, ready: impl Fn(&Path) -> bool, what: &str) {
+    let child = start_run_until(root, experiment, ready, what);
+    kill(root, child);
 }
 
 /// The `latest.json` of the one stage with a checkpoint in the work folder.
@@ -384,13 +402,26 @@ fn an_evaluation_killed_between_parts_resumes_with_them_to_the_same_bytes() {
     };
     let directory = project_with("tests/runtime/mini_eval.echo");
     let root = directory.path();
-    // The evaluation measures 7 steps on 2 sets: kill it once it has kept 2.
-    kill_run_when(
+    // The evaluation measures 7 steps on 2 sets: once it has kept 2,
+    // `status` says it is being computed, then the run is killed.
+    let child = start_run_until(
         root,
         "mini_eval",
         |work| evaluation_parts(work) >= 2,
         "two evaluation parts",
     );
+    let (ok, status) = run(root, &["status", "experiments/mini_eval.echo"]);
+    assert!(ok, "{status}");
+    let computing = status
+        .split_once("eval      main:tuned")
+        .map(|(_, after)| after.trim_start())
+        .unwrap_or_else(|| panic!("no `main:tuned` line:\n{status}"));
+    assert!(
+        computing.starts_with("being computed by a run now; ")
+            && computing.contains(" of 14 (step, set) parts measured"),
+        "{status}"
+    );
+    kill(root, child);
     let kept: usize = std::fs::read_dir(root.join(".echolab/cache/work"))
         .unwrap()
         .flatten()

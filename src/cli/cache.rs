@@ -112,7 +112,7 @@ pub(super) fn gc(cache: Option<&Path>) -> anyhow::Result<ExitCode> {
             let name = item.file_name().to_string_lossy().into_owned();
             let key = StageKey(name.split('.').next().unwrap_or_default().to_string());
             let resumable = folder == "work" && keep.contains(&key) && cache.get(&key)?.is_none();
-            if resumable || lock_is_held(cache, &key) {
+            if resumable || cache.is_being_computed(&key) {
                 continue;
             }
             freed += size_of(&item.path());
@@ -124,21 +124,6 @@ pub(super) fn gc(cache: Option<&Path>) -> anyhow::Result<ExitCode> {
         freed as f64 / (1 << 20) as f64
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Whether a process holds the lock of `key` right now.
-fn lock_is_held(cache: &Cache, key: &StageKey) -> bool {
-    let path = cache.locks().join(format!("{}.lock", key.0));
-    let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) else {
-        return false;
-    };
-    match file.try_lock() {
-        Ok(()) => {
-            let _ = file.unlock();
-            false
-        }
-        Err(_) => true,
-    }
 }
 
 /// Removes the whole cache.

@@ -289,6 +289,23 @@ impl Cache {
     pub fn locks(&self) -> PathBuf {
         self.root.join("locks")
     }
+
+    /// Whether a process holds the lock of `key` right now, that is, is
+    /// computing that stage (the lock is released when the process ends,
+    /// however it ends).
+    pub fn is_being_computed(&self, key: &StageKey) -> bool {
+        let path = self.locks().join(format!("{}.lock", key.0));
+        let Ok(file) = fs::OpenOptions::new().write(true).open(&path) else {
+            return false;
+        };
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.unlock();
+                false
+            }
+            Err(_) => true,
+        }
+    }
 }
 
 /// Every regular file below `folder`, sorted.

@@ -24,4 +24,4 @@ pub use local_executor::{run_local, LocalExecutor};
 pub use plan_file::PlanFile;
 pub use project::Project;
 pub use stage_timing::StageTiming;
-pub use status::{plan_status, stage_status, Freshness, StaleReason};
+pub use status::{plan_status, stage_status, Freshness, SavedWork, StaleReason};

@@ -15,19 +15,17 @@ use crate::training::{Checkpoint, CheckpointState, CheckpointStateFormat, Traini
 pub enum StaleReason {
     /// No run of it was ever recorded or cached.
     NeverRun,
-    /// A run of it was stopped after writing a checkpoint; the next run
+    /// A run is computing it now (it holds the stage's lock), with what it
+    /// has saved in the work folder so far.
+    Computing {
+        /// Its latest checkpoint or its evaluation parts, if any yet.
+        saved: Option<SavedWork>,
+    },
+    /// A run of it was stopped after saving some of its work; the next run
     /// resumes there.
     Interrupted {
-        /// The steps its latest checkpoint has completed.
-        step: u64,
-    },
-    /// An evaluation was stopped after measuring some of its (step, set)
-    /// parts; the next run measures only the others.
-    PartlyEvaluated {
-        /// Parts measured and kept.
-        parts: usize,
-        /// Parts in the whole evaluation.
-        total: usize,
+        /// What was saved.
+        saved: SavedWork,
     },
     /// A run of it left a checkpoint that cannot be read, so the next run
     /// stops with this error until the work folder is removed.
@@ -46,15 +44,51 @@ pub enum StaleReason {
     },
 }
 
+/// What a stage not yet cached has saved in its work folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SavedWork {
+    /// A pretraining or RL checkpoint after this many steps.
+    Checkpoint {
+        /// The steps it has completed.
+        step: u64,
+    },
+    /// Evaluation parts, one per (step, set) measured.
+    Parts {
+        /// Parts measured and kept.
+        parts: usize,
+        /// Parts in the whole evaluation.
+        total: usize,
+    },
+}
+
 impl fmt::Display for StaleReason {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StaleReason::NeverRun => formatter.write_str("never run"),
-            StaleReason::Interrupted { step } => write!(
+            StaleReason::Computing { saved: None } => {
+                formatter.write_str("being computed by a run now")
+            }
+            StaleReason::Computing {
+                saved: Some(SavedWork::Checkpoint { step }),
+            } => write!(
+                formatter,
+                "being computed by a run now; its latest checkpoint is at step {step}"
+            ),
+            StaleReason::Computing {
+                saved: Some(SavedWork::Parts { parts, total }),
+            } => write!(
+                formatter,
+                "being computed by a run now; {parts} of {total} (step, set) parts measured"
+            ),
+            StaleReason::Interrupted {
+                saved: SavedWork::Checkpoint { step },
+            } => write!(
                 formatter,
                 "interrupted after step {step}; the next run resumes from that checkpoint"
             ),
-            StaleReason::PartlyEvaluated { parts, total } => write!(
+            StaleReason::Interrupted {
+                saved: SavedWork::Parts { parts, total },
+            } => write!(
                 formatter,
                 "interrupted after {parts} of {total} (step, set) parts; the next run measures only the rest"
             ),
@@ -93,8 +127,9 @@ impl Freshness {
     }
 }
 
-/// The state of one stage: [`stored_status`], with a stage that was never
-/// run to its end but left a checkpoint said to be interrupted instead.
+/// The state of one stage: [`stored_status`], with a stage never run to
+/// its end said to be computing now (another run holds its lock) or
+/// interrupted (a killed run saved work it will resume from) instead.
 pub fn stage_status(
     stage: &Stage,
     plan: &Plan,
@@ -107,31 +142,37 @@ pub fn stage_status(
     if !never_run {
         return Ok(freshness);
     }
-    let work = work_folder(cache, stage);
-    let latest_step = match stage.kind {
-        StageKind::Pretrain => latest_step::<CheckpointState>(&work),
-        StageKind::Rl => latest_step::<RlCheckpointState>(&work),
-        StageKind::Eval => {
-            return Ok(match EvaluationPart::count(&work) {
-                Ok(0) => freshness,
-                Ok(parts) => Freshness::Stale(vec![StaleReason::PartlyEvaluated {
-                    parts,
-                    total: evaluation_parts(stage),
-                }]),
-                Err(error) => Freshness::Stale(vec![StaleReason::UnreadableCheckpoint {
-                    message: error.to_string(),
-                }]),
-            })
-        }
-        _ => Ok(None),
+    let reason = match saved_work(stage, &work_folder(cache, stage)) {
+        Err(message) => StaleReason::UnreadableCheckpoint { message },
+        Ok(saved) if cache.is_being_computed(&stage.key) => StaleReason::Computing { saved },
+        Ok(Some(saved)) => StaleReason::Interrupted { saved },
+        Ok(None) => return Ok(freshness),
     };
-    Ok(match latest_step {
-        Ok(Some(step)) => Freshness::Stale(vec![StaleReason::Interrupted { step }]),
-        Ok(None) => freshness,
-        Err(error) => Freshness::Stale(vec![StaleReason::UnreadableCheckpoint {
-            message: error.to_string(),
-        }]),
-    })
+    Ok(Freshness::Stale(vec![reason]))
+}
+
+/// What a stage's work folder holds: the latest checkpoint of a
+/// pretraining or RL stage, the parts of an evaluation; an error naming
+/// the file when it cannot be read.
+fn saved_work(stage: &Stage, work: &Path) -> Result<Option<SavedWork>, String> {
+    let checkpoint = |step: Option<u64>| step.map(|step| SavedWork::Checkpoint { step });
+    match stage.kind {
+        StageKind::Pretrain => latest_step::<CheckpointState>(work)
+            .map(checkpoint)
+            .map_err(|error| error.to_string()),
+        StageKind::Rl => latest_step::<RlCheckpointState>(work)
+            .map(checkpoint)
+            .map_err(|error| error.to_string()),
+        StageKind::Eval => match EvaluationPart::count(work) {
+            Ok(0) => Ok(None),
+            Ok(parts) => Ok(Some(SavedWork::Parts {
+                parts,
+                total: evaluation_parts(stage),
+            })),
+            Err(error) => Err(error.to_string()),
+        },
+        StageKind::Data | StageKind::Tokenizer | StageKind::Report => Ok(None),
+    }
 }
 
 /// The step of the latest checkpoint in a stage's work folder, if any.
