@@ -1,13 +1,17 @@
 //! The sampler on a small seeded model: a sample depends only on its
 //! prompt's stream and its index (not on the other prompts of the batch
 //! or on how many samples are drawn), greedy decoding is the argmax, the
-//! reported log-probabilities are the model's, and completions stop at
-//! EOS or the token limit without the prompt.
+//! reported log-probabilities are the model's, completions stop at EOS or
+//! the token limit without the prompt, and requests with different
+//! settings and masks asked in one call get the same bits as asked apart.
 
 use candle_core::{Device, Tensor};
 use echolab::model::{Gpt, ModelConfig};
 use echolab::random::Stream;
-use echolab::training::rl::{sample_completions, Completion, PromptRequest, SamplingSettings};
+use echolab::training::rl::{
+    sample_completions, sample_completions_with_first_token_mask, sample_requests, Completion,
+    PromptRequest, SamplingRequest, SamplingSettings,
+};
 
 const VOCABULARY: usize = 40;
 const EOS: u32 = 1;
@@ -68,6 +72,68 @@ fn a_sample_does_not_depend_on_the_batch_it_is_drawn_in() {
     // Different keys give different samples.
     let other_key = sample(&model, &[request(&prompt, 7, 2)], &SETTINGS);
     assert_ne!(alone[0], other_key[0]);
+}
+
+#[test]
+fn requests_with_their_own_settings_asked_together_get_the_bits_they_get_apart() {
+    let model = model();
+    // Three kinds of answers to prompts of lengths 3 and 4, as an
+    // evaluation asks them: sampled, greedy with a short limit, and greedy
+    // with a first-token mask. Prompts of one length share caches.
+    let sampled = [request(&[5, 6, 7], 0, 6), request(&[8, 9, 10, 11], 1, 3)];
+    let greedy = [request(&[5, 6, 7], 2, 1), request(&[12, 13, 14], 3, 1)];
+    let masked = [request(&[8, 9, 10, 11], 4, 1)];
+    let short = SamplingSettings {
+        temperature: 0.0,
+        top_p: 1.0,
+        max_new_tokens: 4,
+    };
+    let masked_settings = SamplingSettings {
+        max_new_tokens: 7,
+        ..short
+    };
+    // The masked prompt's most likely first tokens, to make the mask bite.
+    let unmasked_first = sample(&model, &masked, &masked_settings)[0][0].tokens[0];
+    let mask = [unmasked_first, EOS];
+
+    let mut apart = sample(&model, &sampled, &SETTINGS);
+    apart.extend(sample(&model, &greedy, &short));
+    apart.extend(
+        sample_completions_with_first_token_mask(
+            &model,
+            &masked,
+            &masked_settings,
+            EOS,
+            &decode,
+            &mask,
+        )
+        .unwrap(),
+    );
+    let together_requests: Vec<SamplingRequest<'_>> = sampled
+        .iter()
+        .map(|prompt| (prompt, SETTINGS, &[][..]))
+        .chain(greedy.iter().map(|prompt| (prompt, short, &[][..])))
+        .chain(
+            masked
+                .iter()
+                .map(|prompt| (prompt, masked_settings, &mask[..])),
+        )
+        .map(
+            |(prompt, settings, forbidden_first_tokens)| SamplingRequest {
+                prompt,
+                settings,
+                forbidden_first_tokens,
+            },
+        )
+        .collect();
+    let together = sample_requests(&model, &together_requests, EOS, &decode).unwrap();
+    assert_eq!(together, apart);
+    // Each request kept its own settings.
+    assert!(together[2..4]
+        .iter()
+        .all(|answers| answers[0].tokens.len() <= 4));
+    assert_ne!(together[4][0].tokens.first(), Some(&unmasked_first));
+    assert!(together[4][0].tokens.len() <= 7);
 }
 
 #[test]

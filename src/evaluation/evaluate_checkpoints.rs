@@ -31,8 +31,8 @@ use crate::data::{Document, Tokenizer};
 use crate::model::Gpt;
 use crate::random::Stream;
 use crate::training::rl::{
-    prompt_text, sample_completions, Completion, MicroBatch, PromptRequest, SamplingSettings,
-    TrainingSequence,
+    prompt_text, sample_requests, Completion, MicroBatch, PromptRequest, SamplingRequest,
+    SamplingSettings, TrainingSequence,
 };
 use crate::training::{write_atomically, ModelArtifact};
 
@@ -264,15 +264,44 @@ fn measure_part(
     let mut rows = Vec::new();
     let mut samples_text = String::new();
     let decode = |ids: &[u32]| tokenizer.decode(ids);
-    let greedy = if settings.metrics.contains(&Metric::PassAtOne) {
-        let requests = set.requests(config.seed, 1);
-        let greedy_settings = SamplingSettings {
-            temperature: 0.0,
-            top_p: 1.0,
-            max_new_tokens: settings.max_new_tokens,
-        };
-        let completions = sample_completions(model, &requests, &greedy_settings, eos, &decode)?;
-        Some(set.grade_all(&completions))
+    // Every answer of the part is asked in one call, so that prompts of one
+    // length share decoding caches whatever kind of answer they ask for
+    // (the answers are the same bits as asked separately).
+    let greedy_prompts = set.requests(config.seed, 1);
+    let greedy_settings = SamplingSettings {
+        temperature: 0.0,
+        top_p: 1.0,
+        max_new_tokens: settings.max_new_tokens,
+    };
+    let forced_prompts: Vec<Vec<PromptRequest>> = forcings
+        .iter()
+        .map(|forcing| forcing.prompts(&greedy_prompts))
+        .collect();
+    let sampled_prompts = if needs_samples {
+        set.requests(config.seed, settings.samples)
+    } else {
+        Vec::new()
+    };
+    let sampling = SamplingSettings {
+        temperature: settings.temperature,
+        top_p: settings.top_p,
+        max_new_tokens: settings.max_new_tokens,
+    };
+    let asks_greedy = settings.metrics.contains(&Metric::PassAtOne);
+    let mut requests: Vec<SamplingRequest<'_>> = Vec::new();
+    if asks_greedy {
+        requests.extend(unconstrained(&greedy_prompts, greedy_settings));
+    }
+    for (forcing, prompts) in forcings.iter().zip(&forced_prompts) {
+        requests.extend(forcing.requests(prompts, settings.max_new_tokens));
+    }
+    requests.extend(unconstrained(&sampled_prompts, sampling));
+    let mut completions = sample_requests(model, &requests, eos, &decode)?.into_iter();
+    let mut next =
+        |count: usize| -> Vec<Vec<Completion>> { completions.by_ref().take(count).collect() };
+
+    let greedy = if asks_greedy {
+        Some(set.grade_all(&next(greedy_prompts.len())))
     } else {
         None
     };
@@ -280,15 +309,8 @@ fn measure_part(
     let mut forced = Vec::with_capacity(forcings.len());
     // Written to `samples.jsonl` after the sampled answers.
     let mut forced_samples = String::new();
-    for forcing in forcings {
-        let answers = forcing.answer_greedily(
-            model,
-            &set.requests(config.seed, 1),
-            &set.references,
-            settings.max_new_tokens,
-            eos,
-            &decode,
-        )?;
+    for (forcing, prompts) in forcings.iter().zip(&forced_prompts) {
+        let answers = forcing.answers(&next(prompts.len()), &set.references);
         for (problem, answer) in answers.iter().enumerate().take(LOGGED_PROBLEMS) {
             let row = SampleRow {
                 step,
@@ -311,13 +333,7 @@ fn measure_part(
         ));
     }
     let sampled = if needs_samples {
-        let requests = set.requests(config.seed, settings.samples);
-        let sampling = SamplingSettings {
-            temperature: settings.temperature,
-            top_p: settings.top_p,
-            max_new_tokens: settings.max_new_tokens,
-        };
-        let completions = sample_completions(model, &requests, &sampling, eos, &decode)?;
+        let completions = next(sampled_prompts.len());
         let grades = set.grade_all(&completions);
         for (problem, (samples, problem_grades)) in completions
             .iter()
@@ -447,6 +463,18 @@ fn measure_part(
         }
     }
     Ok((rows, samples_text))
+}
+
+/// Requests for `prompts` decoded with `settings` and no first-token mask.
+fn unconstrained(
+    prompts: &[PromptRequest],
+    settings: SamplingSettings,
+) -> impl Iterator<Item = SamplingRequest<'_>> {
+    prompts.iter().map(move |prompt| SamplingRequest {
+        prompt,
+        settings,
+        forbidden_first_tokens: &[],
+    })
 }
 
 /// A loaded model and its EOS token.

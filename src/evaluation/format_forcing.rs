@@ -31,7 +31,7 @@ use super::{grade, Answer, Classified, Grade};
 use crate::data::{solution_opening, Format, Tokenizer};
 use crate::model::{Gpt, ModelError};
 use crate::training::rl::{
-    sample_completions_with_first_token_mask, PromptRequest, SamplingSettings,
+    sample_requests, Completion, PromptRequest, SamplingRequest, SamplingSettings,
 };
 
 /// How answers are forced into one format, with the stage's tokenizer.
@@ -106,6 +106,67 @@ impl FormatForcing {
         }
     }
 
+    /// The prompts of the forced answers: each of `prompts` followed by
+    /// the prefill, one sample each. Greedy decoding never reads the
+    /// streams; only the tokens are used.
+    pub fn prompts(&self, prompts: &[PromptRequest]) -> Vec<PromptRequest> {
+        prompts
+            .iter()
+            .map(|prompt| {
+                let mut tokens = prompt.tokens.clone();
+                tokens.extend_from_slice(&self.prefill_tokens);
+                PromptRequest {
+                    tokens,
+                    stream: prompt.stream.clone(),
+                    samples: 1,
+                }
+            })
+            .collect()
+    }
+
+    /// Greedy decoding bounded so that the whole answer, prefill included,
+    /// has at most `max_new_tokens` tokens.
+    pub fn settings(&self, max_new_tokens: usize) -> SamplingSettings {
+        SamplingSettings {
+            temperature: 0.0,
+            top_p: 1.0,
+            max_new_tokens: max_new_tokens.saturating_sub(self.prefill_tokens.len()),
+        }
+    }
+
+    /// The requests of the forced answers to `prompts` (from
+    /// [`FormatForcing::prompts`]), for
+    /// [`sample_requests`](crate::training::rl::sample_requests).
+    pub fn requests<'a>(
+        &'a self,
+        prompts: &'a [PromptRequest],
+        max_new_tokens: usize,
+    ) -> impl Iterator<Item = SamplingRequest<'a>> + 'a {
+        let settings = self.settings(max_new_tokens);
+        prompts.iter().map(move |prompt| SamplingRequest {
+            prompt,
+            settings,
+            forbidden_first_tokens: &self.forbidden_first_tokens,
+        })
+    }
+
+    /// The forced answers from what the model wrote after each prompt's
+    /// prefill, graded against the reference of the same index.
+    pub fn answers(
+        &self,
+        completions: &[Vec<Completion>],
+        references: &[Answer],
+    ) -> Vec<ForcedAnswer> {
+        completions
+            .iter()
+            .zip(references)
+            .map(|(samples, reference)| {
+                let written = samples.first().map_or("", |completion| &completion.text);
+                self.judge(format!("{}{written}", self.prefill_text), reference)
+            })
+            .collect()
+    }
+
     /// One greedy answer per prompt, forced into this format, graded
     /// against the reference of the same index. `max_new_tokens` bounds
     /// the whole answer, prefill included. Greedy decoding never reads the
@@ -119,39 +180,10 @@ impl FormatForcing {
         eos: u32,
         decode: &dyn Fn(&[u32]) -> String,
     ) -> Result<Vec<ForcedAnswer>, ModelError> {
-        let requests: Vec<PromptRequest> = prompts
-            .iter()
-            .map(|prompt| {
-                let mut tokens = prompt.tokens.clone();
-                tokens.extend_from_slice(&self.prefill_tokens);
-                PromptRequest {
-                    tokens,
-                    stream: prompt.stream.clone(),
-                    samples: 1,
-                }
-            })
-            .collect();
-        let settings = SamplingSettings {
-            temperature: 0.0,
-            top_p: 1.0,
-            max_new_tokens: max_new_tokens.saturating_sub(self.prefill_tokens.len()),
-        };
-        let completions = sample_completions_with_first_token_mask(
-            model,
-            &requests,
-            &settings,
-            eos,
-            decode,
-            &self.forbidden_first_tokens,
-        )?;
-        Ok(completions
-            .iter()
-            .zip(references)
-            .map(|(samples, reference)| {
-                let written = samples.first().map_or("", |completion| &completion.text);
-                self.judge(format!("{}{written}", self.prefill_text), reference)
-            })
-            .collect())
+        let prompts = self.prompts(prompts);
+        let requests: Vec<SamplingRequest<'_>> = self.requests(&prompts, max_new_tokens).collect();
+        let completions = sample_requests(model, &requests, eos, decode)?;
+        Ok(self.answers(&completions, references))
     }
 }
 

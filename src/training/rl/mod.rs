@@ -55,7 +55,7 @@ pub use rl_stage::{
 };
 pub use sampler::{
     choose_token, log_softmax, mask_tokens, sample_completions,
-    sample_completions_with_first_token_mask, top_p_filter, Completion, PromptRequest,
-    SamplingSettings, ROWS_PER_CACHE,
+    sample_completions_with_first_token_mask, sample_requests, top_p_filter, Completion,
+    PromptRequest, SamplingRequest, SamplingSettings, ROWS_PER_CACHE,
 };
 pub use value_head::{ValueHead, VALUE_HEAD_BIAS, VALUE_HEAD_INITIAL_STDEV, VALUE_HEAD_WEIGHT};

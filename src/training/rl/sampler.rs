@@ -5,8 +5,9 @@
 //! Every row of a cache must have the same length, so the rows of one
 //! cache are the samples of prompts of one token length: prompts are
 //! grouped by length (which also avoids padding), and each group is
-//! decoded together until every row has produced EOS or the token limit.
-//! A finished row keeps being fed EOS; its extra tokens are dropped.
+//! decoded together until every row has produced EOS or its token limit.
+//! A finished row keeps being fed its last token (EOS, or the last one
+//! before its limit); what it computes then is dropped.
 //!
 //! Randomness: sample `j` of a prompt draws its `t`-th token with the
 //! `t`-th number of `prompt.stream.derive(&[j])`, so a sample depends only
@@ -164,6 +165,19 @@ pub fn choose_token(logits: &[f32], settings: &SamplingSettings, uniform: f64) -
     (token as u32, log_probabilities[token], entropy)
 }
 
+/// A prompt with its own decoding: for [`sample_requests`], which decodes
+/// prompts of one length together whatever their settings.
+#[derive(Debug, Clone, Copy)]
+pub struct SamplingRequest<'a> {
+    /// The prompt, its stream and how many completions.
+    pub prompt: &'a PromptRequest,
+    /// How its tokens are chosen.
+    pub settings: SamplingSettings,
+    /// Tokens that cannot be its first generated token (see
+    /// [`sample_completions_with_first_token_mask`]).
+    pub forbidden_first_tokens: &'a [u32],
+}
+
 /// Samples completions for every request: the result holds, per request
 /// in order, its `samples` completions in sample order. `decode` turns
 /// token ids into text.
@@ -191,14 +205,38 @@ pub fn sample_completions_with_first_token_mask(
     decode: &dyn Fn(&[u32]) -> String,
     forbidden_first_tokens: &[u32],
 ) -> Result<Vec<Vec<Completion>>, ModelError> {
+    let requests: Vec<SamplingRequest<'_>> = requests
+        .iter()
+        .map(|prompt| SamplingRequest {
+            prompt,
+            settings: *settings,
+            forbidden_first_tokens,
+        })
+        .collect();
+    sample_requests(model, &requests, eos, decode)
+}
+
+/// Samples every request's completions, each with its own settings and
+/// first-token mask. Rows of every request are grouped by prompt length
+/// and decoded in caches of [`ROWS_PER_CACHE`] whatever their settings, so
+/// asking for several kinds of answers in one call fills caches that
+/// separate calls would pad; a row's completion is the same bits either
+/// way (see the module doc). Returns the completions per request, in
+/// sample order.
+pub fn sample_requests(
+    model: &Gpt,
+    requests: &[SamplingRequest<'_>],
+    eos: u32,
+    decode: &dyn Fn(&[u32]) -> String,
+) -> Result<Vec<Vec<Completion>>, ModelError> {
     let mut results: Vec<Vec<Completion>> = requests.iter().map(|_| Vec::new()).collect();
     // Rows (request, sample) grouped by prompt length, in request order.
     let mut by_length: std::collections::BTreeMap<usize, Vec<(usize, usize)>> =
         std::collections::BTreeMap::new();
     for (index, request) in requests.iter().enumerate() {
-        for sample in 0..request.samples {
+        for sample in 0..request.prompt.samples {
             by_length
-                .entry(request.tokens.len())
+                .entry(request.prompt.tokens.len())
                 .or_default()
                 .push((index, sample));
         }
@@ -206,16 +244,7 @@ pub fn sample_completions_with_first_token_mask(
     let mut finished_rows: Vec<((usize, usize), Completion)> = Vec::new();
     for (length, rows) in by_length {
         for chunk in rows.chunks(ROWS_PER_CACHE) {
-            let completions = decode_rows(
-                model,
-                requests,
-                chunk,
-                length,
-                settings,
-                eos,
-                decode,
-                forbidden_first_tokens,
-            )?;
+            let completions = decode_rows(model, requests, chunk, length, eos, decode)?;
             finished_rows.extend(chunk.iter().copied().zip(completions));
         }
     }
@@ -226,19 +255,16 @@ pub fn sample_completions_with_first_token_mask(
     Ok(results)
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the private worker of the two public entry points"
-)]
+/// Decodes `rows` (request, sample), whose prompts all have
+/// `prompt_length` tokens, in one cache padded to [`ROWS_PER_CACHE`] rows.
+/// Each row stops at EOS or at its own token limit.
 fn decode_rows(
     model: &Gpt,
-    requests: &[PromptRequest],
+    requests: &[SamplingRequest<'_>],
     rows: &[(usize, usize)],
     prompt_length: usize,
-    settings: &SamplingSettings,
     eos: u32,
     decode: &dyn Fn(&[u32]) -> String,
-    forbidden_first_tokens: &[u32],
 ) -> Result<Vec<Completion>, ModelError> {
     let device = Device::Cpu;
     let real_rows = rows.len();
@@ -248,12 +274,15 @@ fn decode_rows(
     }
     let batch = rows.len();
     let context = model.config().context;
-    let limit = settings
-        .max_new_tokens
-        .min(context.saturating_sub(prompt_length));
+    let room = context.saturating_sub(prompt_length);
+    let limits: Vec<usize> = rows
+        .iter()
+        .map(|&(request, _)| requests[request].settings.max_new_tokens.min(room))
+        .collect();
+    let longest = limits[..real_rows].iter().copied().max().unwrap_or(0);
     let mut streams: Vec<Stream> = rows
         .iter()
-        .map(|&(request, sample)| requests[request].stream.derive(&[sample as u64]))
+        .map(|&(request, sample)| requests[request].prompt.stream.derive(&[sample as u64]))
         .collect();
     let mut completions: Vec<Completion> = (0..batch)
         .map(|_| Completion {
@@ -264,43 +293,51 @@ fn decode_rows(
             finished: false,
         })
         .collect();
-    if limit == 0 || prompt_length == 0 {
+    if longest == 0 || prompt_length == 0 {
         completions.truncate(real_rows);
         return Ok(completions);
     }
     let prompt: Vec<u32> = rows
         .iter()
-        .flat_map(|&(request, _)| requests[request].tokens.iter().copied())
+        .flat_map(|&(request, _)| requests[request].prompt.tokens.iter().copied())
         .collect();
     let mut cache = model.new_cache(batch)?;
     let mut input = Tensor::from_vec(prompt, (batch, prompt_length), &device)?;
-    for position in 0..limit {
+    for position in 0..longest {
         let logits = model.forward_step(&input, &mut cache)?;
         let time = logits.dim(1)?;
-        let mut last: Vec<Vec<f32>> = logits.narrow(1, time - 1, 1)?.squeeze(1)?.to_vec2()?;
-        if position == 0 {
-            for row in &mut last {
-                mask_tokens(row, forbidden_first_tokens);
-            }
-        }
+        let last: Vec<Vec<f32>> = logits.narrow(1, time - 1, 1)?.squeeze(1)?.to_vec2()?;
         let mut next = Vec::with_capacity(batch);
-        for ((row, completion), stream) in last.iter().zip(&mut completions).zip(&mut streams) {
-            if completion.finished {
-                next.push(eos);
+        for (((mut row, completion), stream), (&(request, _), &limit)) in last
+            .into_iter()
+            .zip(&mut completions)
+            .zip(&mut streams)
+            .zip(rows.iter().zip(&limits))
+        {
+            let request = &requests[request];
+            if completion.finished || position >= limit {
+                // Fed its own last token (EOS once finished), whose output
+                // is dropped: a row's arithmetic does not touch another's.
+                let last = completion.tokens.last().or(request.prompt.tokens.last());
+                next.push(last.copied().unwrap_or(eos));
                 continue;
             }
+            if position == 0 {
+                mask_tokens(&mut row, request.forbidden_first_tokens);
+            }
             let uniform = stream.next_f64();
-            let (token, log_probability, entropy) = choose_token(row, settings, uniform);
+            let (token, log_probability, entropy) = choose_token(&row, &request.settings, uniform);
             completion.tokens.push(token);
             completion.log_probabilities.push(log_probability);
             completion.entropies.push(entropy);
             completion.finished = token == eos;
             next.push(token);
         }
-        if completions[..real_rows]
+        let done = completions[..real_rows]
             .iter()
-            .all(|completion| completion.finished)
-        {
+            .zip(&limits)
+            .all(|(completion, &limit)| completion.finished || position + 1 >= limit);
+        if done {
             break;
         }
         input = Tensor::from_vec(next, (batch, 1), &device)?;
