@@ -166,6 +166,10 @@ pub struct Figure {
     pub steps: Vec<u64>,
     /// The most replicates any value was averaged over.
     pub replicates: usize,
+    /// The fewest replicates behind a panel with values; fewer than
+    /// `replicates` only in a partial report, and then the panels with
+    /// fewer say so in their titles.
+    pub fewest_replicates: usize,
 }
 
 /// One line of the table under the winner chart.
@@ -349,6 +353,42 @@ impl Gathered {
             .max()
             .unwrap_or(0)
     }
+
+    /// The replicates behind one panel (0 when it has no value).
+    fn panel_replicates(&self, row: &RowKey, column: &ColumnKey) -> usize {
+        self.panel_values(row, column)
+            .into_iter()
+            .flat_map(|measured| measured.values().map(Vec::len))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The fewest replicates behind any drawn panel with values: fewer than
+    /// [`Gathered::replicates`] only in a partial report, where some seeds'
+    /// evaluations are not cached yet.
+    fn fewest_replicates(&self) -> usize {
+        self.rows
+            .iter()
+            .flat_map(|row| {
+                self.columns
+                    .iter()
+                    .map(move |column| self.panel_replicates(row, column))
+            })
+            .filter(|&count| count > 0)
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// A panel's title: [`column_title`], and how many replicates it has
+    /// when that is fewer than the figure's others.
+    fn panel_title(&self, row: &RowKey, column: &ColumnKey) -> String {
+        let title = column_title(column);
+        match self.panel_replicates(row, column) {
+            count if count == 0 || count >= self.replicates() => title,
+            1 => format!("{title} (1 replicate)"),
+            count => format!("{title} ({count} replicates)"),
+        }
+    }
 }
 
 /// A panel's title: the stage, and its sweep point when it has one.
@@ -473,7 +513,7 @@ impl Figure {
                     }
                 }
                 panels.push(Panel {
-                    title: column_title(column),
+                    title: gathered.panel_title(row, column),
                     series,
                     categories: Vec::new(),
                     bars: Vec::new(),
@@ -497,6 +537,7 @@ impl Figure {
             panels,
             steps: gathered.steps(),
             replicates: gathered.replicates(),
+            fewest_replicates: gathered.fewest_replicates(),
         })
     }
 
@@ -563,7 +604,7 @@ impl Figure {
                         }
                     }
                 }
-                let title = column_title(column);
+                let title = gathered.panel_title(row, column);
                 share_panels.push(Panel {
                     title: title.clone(),
                     series: Vec::new(),
@@ -599,6 +640,7 @@ impl Figure {
             panels,
             steps: gathered.steps(),
             replicates: gathered.replicates(),
+            fewest_replicates: gathered.fewest_replicates(),
         })
     }
 
@@ -754,6 +796,32 @@ mod tests {
         assert_eq!(figure.steps, vec![0, 8]);
         assert_eq!(figure.replicates, 2);
         assert_eq!(figure.rows[0].y_maximum, 1.0);
+    }
+
+    #[test]
+    fn a_panel_with_fewer_replicates_than_the_others_says_so_in_its_title() {
+        // A partial report: the second replicate of `kl=1` is not evaluated yet.
+        let partial: Vec<MetricRow> = rows()
+            .into_iter()
+            .filter(|row| !(row.point == "kl=1" && row.replicate == 1))
+            .collect();
+        for chart in [Chart::FormatShare, Chart::Winner] {
+            let figure = Figure::build(chart, &partial).unwrap();
+            assert_eq!((figure.fewest_replicates, figure.replicates), (1, 2));
+            let titles: BTreeSet<&str> = figure
+                .panels
+                .iter()
+                .map(|panel| panel.title.as_str())
+                .collect();
+            assert_eq!(
+                titles,
+                BTreeSet::from(["tuned · kl=0", "tuned · kl=1 (1 replicate)"]),
+                "{chart:?}"
+            );
+        }
+        let whole = Figure::build(Chart::FormatShare, &rows()).unwrap();
+        assert_eq!((whole.fewest_replicates, whole.replicates), (2, 2));
+        assert!(whole.panels.iter().all(|panel| !panel.title.contains("replicate")));
     }
 
     #[test]

@@ -216,9 +216,12 @@ fn draw_header(
         (left, 10),
         text_style(18, TEXT, HPos::Left, VPos::Top),
     ))?;
-    let note = match figure.replicates {
-        0 | 1 => "one replicate".to_string(),
-        count => format!("mean of {count} replicates; band or whiskers: minimum to maximum"),
+    let note = match (figure.fewest_replicates, figure.replicates) {
+        (_, 0 | 1) => "one replicate".to_string(),
+        (fewest, most) if fewest < most => format!(
+            "mean of {fewest} to {most} replicates (a panel with fewer says so in its title); band or whiskers: minimum to maximum"
+        ),
+        (_, count) => format!("mean of {count} replicates; band or whiskers: minimum to maximum"),
     };
     root.draw(&Text::new(
         note,
@@ -490,6 +493,7 @@ mod tests {
             panels: Vec::new(),
             steps: vec![0],
             replicates: 1,
+            fewest_replicates: 1,
         };
         let (width, one_line) = figure_size(&figure);
         assert_eq!(width, MINIMUM_WIDTH);
