@@ -821,7 +821,10 @@ mod tests {
         }
         let whole = Figure::build(Chart::FormatShare, &rows()).unwrap();
         assert_eq!((whole.fewest_replicates, whole.replicates), (2, 2));
-        assert!(whole.panels.iter().all(|panel| !panel.title.contains("replicate")));
+        assert!(whole
+            .panels
+            .iter()
+            .all(|panel| !panel.title.contains("replicate")));
     }
 
     #[test]
