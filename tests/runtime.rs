@@ -165,6 +165,18 @@ fn checkpoint_pointer(root: &Path) -> PathBuf {
     pointers[0].clone()
 }
 
+/// What `echolab status` prints after the line of `stage` (its kind and
+/// name as printed, `rl        tuned`): the stage's reasons first.
+fn status_after(root: &Path, experiment: &str, stage: &str) -> String {
+    let file = format!("experiments/{experiment}.echo");
+    let (ok, status) = run(root, &["status", &file]);
+    assert!(ok, "{status}");
+    status
+        .split_once(stage)
+        .map(|(_, after)| after.trim_start().to_string())
+        .unwrap_or_else(|| panic!("no `{stage}` line:\n{status}"))
+}
+
 /// The logs of `experiment`'s stages whose log file names start with
 /// `prefix`, concatenated.
 fn logs(root: &Path, experiment: &str, prefix: &str) -> String {
@@ -346,23 +358,18 @@ fn a_run_killed_during_rl_resumes_to_the_same_bytes() {
         "the RL stage's checkpoint at step 4",
     );
     // `status` tells the interrupted stage from one never run.
-    let (ok, status) = run(root, &["status", "experiments/mini_rl.echo"]);
-    assert!(ok, "{status}");
+    let tuned = status_after(root, "mini_rl", "rl        tuned");
     let latest = std::fs::read_to_string(checkpoint_pointer(root)).unwrap();
     let step: u64 = latest
         .trim_start_matches(r#"{"directory":"step-"#)
         .trim_end_matches(r#""}"#)
         .parse()
         .unwrap();
-    let tuned = status
-        .split_once("rl        tuned")
-        .map(|(_, after)| after)
-        .unwrap_or_else(|| panic!("no `tuned` line:\n{status}"));
     assert!(
-        tuned.trim_start().starts_with(&format!(
+        tuned.starts_with(&format!(
             "interrupted after step {step}; the next run resumes from that checkpoint"
         )),
-        "{status}"
+        "{tuned}"
     );
     let (ok, output) = run(root, &["run", "experiments/mini_rl.echo"]);
     assert!(ok, "{output}");
@@ -410,16 +417,11 @@ fn an_evaluation_killed_between_parts_resumes_with_them_to_the_same_bytes() {
         |work| evaluation_parts(work) >= 2,
         "two evaluation parts",
     );
-    let (ok, status) = run(root, &["status", "experiments/mini_eval.echo"]);
-    assert!(ok, "{status}");
-    let computing = status
-        .split_once("eval      main:tuned")
-        .map(|(_, after)| after.trim_start())
-        .unwrap_or_else(|| panic!("no `main:tuned` line:\n{status}"));
+    let computing = status_after(root, "mini_eval", "eval      main:tuned");
     assert!(
         computing.starts_with("being computed by a run now; ")
             && computing.contains(" of 14 (step, set) parts measured"),
-        "{status}"
+        "{computing}"
     );
     kill(root, child);
     let kept: usize = std::fs::read_dir(root.join(".echolab/cache/work"))
@@ -429,17 +431,12 @@ fn an_evaluation_killed_between_parts_resumes_with_them_to_the_same_bytes() {
         .sum();
     assert!((2..14).contains(&kept), "{kept} parts kept");
     // `status` says how far the evaluation got.
-    let (ok, status) = run(root, &["status", "experiments/mini_eval.echo"]);
-    assert!(ok, "{status}");
-    let evaluation = status
-        .split_once("eval      main:tuned")
-        .map(|(_, after)| after)
-        .unwrap_or_else(|| panic!("no `main:tuned` line:\n{status}"));
+    let evaluation = status_after(root, "mini_eval", "eval      main:tuned");
     assert!(
-        evaluation.trim_start().starts_with(&format!(
+        evaluation.starts_with(&format!(
             "interrupted after {kept} of 14 (step, set) parts; the next run measures only the rest"
         )),
-        "{status}"
+        "{evaluation}"
     );
     let (ok, output) = run(root, &["run", "experiments/mini_eval.echo"]);
     assert!(ok, "{output}");
