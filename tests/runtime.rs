@@ -177,6 +177,17 @@ fn status_after(root: &Path, experiment: &str, stage: &str) -> String {
         .unwrap_or_else(|| panic!("no `{stage}` line:\n{status}"))
 }
 
+/// Runs `experiment` again and checks that it computed `stage` alone.
+fn run_again_computing_only(root: &Path, experiment: &str, stage: &str) {
+    let file = format!("experiments/{experiment}.echo");
+    let (ok, output) = run(root, &["run", &file]);
+    assert!(ok, "{output}");
+    assert!(
+        stages_that_ran(&output) == [stage.to_string()].into_iter().collect(),
+        "only `{stage}` should run again:\n{output}"
+    );
+}
+
 /// The logs of `experiment`'s stages whose log file names start with
 /// `prefix`, concatenated.
 fn logs(root: &Path, experiment: &str, prefix: &str) -> String {
@@ -371,12 +382,7 @@ fn a_run_killed_during_rl_resumes_to_the_same_bytes() {
         )),
         "{tuned}"
     );
-    let (ok, output) = run(root, &["run", "experiments/mini_rl.echo"]);
-    assert!(ok, "{output}");
-    assert!(
-        stages_that_ran(&output) == ["tuned".to_string()].into_iter().collect(),
-        "only the RL stage should run again:\n{output}"
-    );
+    run_again_computing_only(root, "mini_rl", "tuned");
     let log = logs(root, "mini_rl", "tuned.");
     assert!(
         log.contains("resuming at step "),
@@ -438,12 +444,7 @@ fn an_evaluation_killed_between_parts_resumes_with_them_to_the_same_bytes() {
         )),
         "{evaluation}"
     );
-    let (ok, output) = run(root, &["run", "experiments/mini_eval.echo"]);
-    assert!(ok, "{output}");
-    assert!(
-        stages_that_ran(&output) == ["main:tuned".to_string()].into_iter().collect(),
-        "only the evaluation should run again:\n{output}"
-    );
+    run_again_computing_only(root, "mini_eval", "main:tuned");
     let log = logs(root, "mini_eval", "main_tuned.");
     assert_eq!(
         log.matches("read back from the work folder").count(),
