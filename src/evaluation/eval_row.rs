@@ -45,7 +45,7 @@ struct StoredRow {
 }
 
 impl<'de> Deserialize<'de> for EvalRow {
-    /// The row, its format one of [`FORMATS`]' names.
+    /// The row, its format one of the names of `FORMATS`.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let stored = StoredRow::deserialize(deserializer)?;
         let format = match stored.format {

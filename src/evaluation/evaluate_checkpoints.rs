@@ -12,7 +12,7 @@
 //! the same random numbers (common random numbers make steps comparable).
 //! Nothing written depends on time or on the thread count: the files are
 //! the same bytes on every run. [`evaluate_checkpoints_in`] keeps each
-//! (step, set) as an [`EvaluationPart`] in a work folder as it goes, so a
+//! (step, set) as an [`EvaluationPart`](super::EvaluationPart) in a work folder as it goes, so a
 //! killed evaluation resumes with what it measured.
 
 use std::collections::BTreeMap;
@@ -22,9 +22,7 @@ use candle_core::Device;
 use serde::Serialize;
 
 use super::eval_row::FORMATS;
-use super::evaluation_part::{
-    checkpoint_digest, evaluation_digest, EvaluationPart, PART_FORMAT_VERSION,
-};
+use super::evaluation_part::PartFolder;
 use super::metrics::{majority_at_k, pass_at_k, FormatTally};
 use super::{grade, Answer, EvalConfig, EvalRow, EvaluateError, FormatForcing, Grade, Metric};
 use crate::data::{Document, Tokenizer};
@@ -108,7 +106,7 @@ pub fn evaluate_checkpoints(
 }
 
 /// [`evaluate_checkpoints`], keeping each (step, set) measured as an
-/// [`EvaluationPart`] in `work` and reading back the parts a killed run
+/// [`EvaluationPart`](super::EvaluationPart) in `work` and reading back the parts a killed run
 /// left there, so the files are the same bytes however many runs it took.
 /// `on_part` hears of each part as it is done.
 pub fn evaluate_checkpoints_in(
@@ -142,8 +140,9 @@ fn evaluate(
     } else {
         Vec::new()
     };
-    let evaluation_digest = match work {
-        Some(_) => Some(evaluation_digest(
+    let folder = match work {
+        Some(work) => Some(PartFolder::new(
+            work,
             config,
             &inputs.tokenizer,
             inputs.reference.as_deref().filter(|_| needs_kl),
@@ -162,26 +161,15 @@ fn evaluate(
             .ok_or(EvaluateError::MissingCheckpoint { step })?;
         // Loaded for the first part of this step not read back.
         let mut model: Option<(Gpt, u32)> = None;
-        let checkpoint_digest = match work {
-            Some(_) => Some(checkpoint_digest(path)?),
-            None => None,
-        };
         for (set_index, set) in sets.iter().enumerate() {
-            let kept = match (work, &evaluation_digest, &checkpoint_digest) {
-                (Some(work), Some(evaluation), Some(checkpoint)) => Some((
-                    EvaluationPart::path(work, step, set_index),
-                    EvaluationPart::fingerprint(
-                        evaluation,
-                        checkpoint,
-                        step,
-                        &set.name,
-                        &set.problems,
-                    )?,
-                )),
-                _ => None,
+            let slot = match &folder {
+                Some(folder) => {
+                    Some(folder.slot(path, step, set_index, &set.name, &set.problems)?)
+                }
+                None => None,
             };
-            let read_back = match &kept {
-                Some((part_path, fingerprint)) => EvaluationPart::read(part_path, fingerprint)?,
+            let read_back = match &slot {
+                Some(slot) => slot.read()?,
                 None => None,
             };
             let resumed = read_back.is_some();
@@ -202,16 +190,8 @@ fn evaluate(
                         set,
                     )?;
                     model = Some((gpt, eos));
-                    if let Some((part_path, fingerprint)) = kept {
-                        EvaluationPart {
-                            format_version: PART_FORMAT_VERSION,
-                            step,
-                            set: set.name.clone(),
-                            fingerprint,
-                            rows: measured.0.clone(),
-                            samples: measured.1.clone(),
-                        }
-                        .write(&part_path)?;
+                    if let Some(slot) = &slot {
+                        slot.write(&measured.0, &measured.1)?;
                     }
                     measured
                 }

@@ -94,24 +94,6 @@ impl EvaluationPart {
         Ok(Some(part))
     }
 
-    /// The fingerprint a part of `step` on the set `set` (its name and
-    /// problems) must carry to be read back, from [`evaluation_digest`] and
-    /// the step's [`checkpoint_digest`].
-    pub fn fingerprint(
-        evaluation: &blake3::Hash,
-        checkpoint: &blake3::Hash,
-        step: u64,
-        set: &str,
-        problems: &[Document],
-    ) -> Result<String, EvaluateError> {
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(evaluation.as_bytes());
-        hasher.update(checkpoint.as_bytes());
-        hasher.update(&step.to_le_bytes());
-        hasher.update(&serde_json::to_vec(&(set, problems))?);
-        Ok(hasher.finalize().to_hex().to_string())
-    }
-
     /// Writes the part to `path` atomically.
     pub fn write(&self, path: &Path) -> Result<(), EvaluateError> {
         if let Some(folder) = path.parent() {
@@ -155,25 +137,91 @@ impl EvaluationPart {
     }
 }
 
-/// What every part of an evaluation depends on besides its step, set and
-/// checkpoint: the configuration, the tokenizer and the KL reference.
-pub(super) fn evaluation_digest(
-    config: &EvalConfig,
-    tokenizer: &Tokenizer,
-    reference: Option<&Path>,
-) -> Result<blake3::Hash, EvaluateError> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(b"echolab evaluation part\n");
-    hasher.update(&serde_json::to_vec(config)?);
-    hasher.update(tokenizer.to_json().as_bytes());
-    if let Some(reference) = reference {
-        hasher.update(checkpoint_digest(reference)?.as_bytes());
+/// The parts of one evaluation in a work folder, with the digest of what
+/// every part depends on: the configuration, the tokenizer and the KL
+/// reference.
+#[derive(Debug, Clone)]
+pub(super) struct PartFolder<'a> {
+    work: &'a Path,
+    evaluation: blake3::Hash,
+}
+
+impl<'a> PartFolder<'a> {
+    pub(super) fn new(
+        work: &'a Path,
+        config: &EvalConfig,
+        tokenizer: &Tokenizer,
+        reference: Option<&Path>,
+    ) -> Result<Self, EvaluateError> {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"echolab evaluation part\n");
+        hasher.update(&serde_json::to_vec(config)?);
+        hasher.update(tokenizer.to_json().as_bytes());
+        if let Some(reference) = reference {
+            hasher.update(checkpoint_digest(reference)?.as_bytes());
+        }
+        Ok(PartFolder {
+            work,
+            evaluation: hasher.finalize(),
+        })
     }
-    Ok(hasher.finalize())
+
+    /// Where the part of `step` (whose checkpoint folder is `checkpoint`)
+    /// on the set at `set_index` (named `set`, asking `problems`) is kept,
+    /// and the fingerprint it must carry.
+    pub(super) fn slot(
+        &self,
+        checkpoint: &Path,
+        step: u64,
+        set_index: usize,
+        set: &str,
+        problems: &[Document],
+    ) -> Result<PartSlot, EvaluateError> {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(self.evaluation.as_bytes());
+        hasher.update(checkpoint_digest(checkpoint)?.as_bytes());
+        hasher.update(&step.to_le_bytes());
+        hasher.update(&serde_json::to_vec(&(set, problems))?);
+        Ok(PartSlot {
+            path: EvaluationPart::path(self.work, step, set_index),
+            step,
+            set: set.to_string(),
+            fingerprint: hasher.finalize().to_hex().to_string(),
+        })
+    }
+}
+
+/// One part's place in the work folder and what it must hold.
+#[derive(Debug, Clone)]
+pub(super) struct PartSlot {
+    path: PathBuf,
+    step: u64,
+    set: String,
+    fingerprint: String,
+}
+
+impl PartSlot {
+    /// The part kept here by an earlier run, if any.
+    pub(super) fn read(&self) -> Result<Option<EvaluationPart>, EvaluateError> {
+        EvaluationPart::read(&self.path, &self.fingerprint)
+    }
+
+    /// Keeps a part measured now.
+    pub(super) fn write(&self, rows: &[EvalRow], samples: &str) -> Result<(), EvaluateError> {
+        EvaluationPart {
+            format_version: PART_FORMAT_VERSION,
+            step: self.step,
+            set: self.set.clone(),
+            fingerprint: self.fingerprint.clone(),
+            rows: rows.to_vec(),
+            samples: samples.to_string(),
+        }
+        .write(&self.path)
+    }
 }
 
 /// The digest of a checkpoint folder's weights and configuration.
-pub(super) fn checkpoint_digest(folder: &Path) -> Result<blake3::Hash, EvaluateError> {
+fn checkpoint_digest(folder: &Path) -> Result<blake3::Hash, EvaluateError> {
     let mut hasher = blake3::Hasher::new();
     for path in [
         ModelArtifact::weights_path(folder),
