@@ -15,8 +15,9 @@ use super::{Bench, Group};
 use crate::model::{Gpt, ModelConfig};
 use crate::random::Stream;
 use crate::training::rl::{
-    sample_completions, sample_completions_with_first_token_mask, sample_requests, Completion,
-    MicroBatch, PromptRequest, SamplingRequest, SamplingSettings, TrainingSequence, ROWS_PER_CACHE,
+    decoded_rows, sample_completions, sample_completions_with_first_token_mask, sample_requests,
+    Completion, MicroBatch, PromptRequest, SamplingRequest, SamplingSettings, TrainingSequence,
+    ROWS_PER_CACHE,
 };
 
 /// The calibration tokenizer's vocabulary.
@@ -221,31 +222,9 @@ fn evaluation_part(bench: &mut Bench) -> anyhow::Result<()> {
         together == separately,
         "the answers asked in one call differ from those asked kind by kind"
     );
-    let rows = |requests: &mut dyn Iterator<Item = (usize, usize)>| -> usize {
-        let mut by_length = std::collections::BTreeMap::<usize, usize>::new();
-        for (length, samples) in requests {
-            *by_length.entry(length).or_default() += samples;
-        }
-        by_length
-            .values()
-            .map(|rows| rows.div_ceil(ROWS_PER_CACHE) * ROWS_PER_CACHE)
-            .sum()
-    };
-    let kinds: Vec<Vec<(usize, usize)>> =
-        [&greedy, &prefilled[0], &prefilled[1], &greedy, &sampled]
-            .iter()
-            .map(|prompts| {
-                prompts
-                    .iter()
-                    .map(|prompt| (prompt.tokens.len(), prompt.samples))
-                    .collect()
-            })
-            .collect();
-    let separate_rows: usize = kinds
-        .iter()
-        .map(|kind| rows(&mut kind.iter().copied()))
-        .sum();
-    let together_rows = rows(&mut kinds.iter().flatten().copied());
+    let kinds = [&greedy, &prefilled[0], &prefilled[1], &greedy, &sampled];
+    let separate_rows: usize = kinds.iter().map(|kind| decoded_rows(kind.iter())).sum();
+    let together_rows = decoded_rows(requests.iter().map(|request| request.prompt));
     let answers = PART_PROMPTS * (4 + 8);
     bench.record(
         "evaluation part, one call per kind of answer",

@@ -126,7 +126,7 @@ impl FormatForcing {
 
     /// Greedy decoding bounded so that the whole answer, prefill included,
     /// has at most `max_new_tokens` tokens.
-    pub fn settings(&self, max_new_tokens: usize) -> SamplingSettings {
+    fn settings(&self, max_new_tokens: usize) -> SamplingSettings {
         SamplingSettings {
             temperature: 0.0,
             top_p: 1.0,

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::Path;
 
+use super::stages::evaluation_parts;
 use super::{work_folder, Cache, CacheError};
 use crate::evaluation::EvaluationPart;
 use crate::lockfile::{Change, Lockfile};
@@ -178,23 +179,6 @@ fn saved_work(stage: &Stage, work: &Path) -> Result<Option<SavedWork>, String> {
 /// The step of the latest checkpoint in a stage's work folder, if any.
 fn latest_step<State: CheckpointStateFormat>(work: &Path) -> Result<Option<u64>, TrainingError> {
     Ok(Checkpoint::<State>::latest(work)?.map(|checkpoint| checkpoint.state.step()))
-}
-
-/// The (step, set) parts of an evaluation stage: its steps (one, step 0,
-/// for a pretrained model) times its sets.
-fn evaluation_parts(stage: &Stage) -> usize {
-    let steps = stage
-        .parameters
-        .get("steps")
-        .and_then(serde_json::Value::as_array)
-        .map_or(0, Vec::len)
-        .max(1);
-    let sets = stage
-        .upstream
-        .keys()
-        .filter(|role| role.starts_with("set."))
-        .count();
-    steps * sets
 }
 
 /// The state of one stage from the cache and the lockfile alone.

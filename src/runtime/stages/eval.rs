@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::{StageContext, StageError};
 use crate::evaluation::{evaluate_checkpoints_in, EvalConfig, EvalInputs, PartDone};
+use crate::plan::Stage;
 
 /// Evaluates the upstream model at the listed steps (an RL stage's
 /// snapshots; a pretraining stage's final weights as step 0) and writes
@@ -15,13 +16,7 @@ use crate::evaluation::{evaluate_checkpoints_in, EvalConfig, EvalInputs, PartDon
 pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
     let config: EvalConfig = context.parameters()?;
     let model = context.upstream("model")?;
-    let steps: Vec<u64> = context
-        .stage
-        .parameters
-        .get("steps")
-        .and_then(serde_json::Value::as_array)
-        .map(|steps| steps.iter().filter_map(serde_json::Value::as_u64).collect())
-        .unwrap_or_default();
+    let steps = rl_steps(context.stage);
     let mut checkpoints = BTreeMap::new();
     let mut reference = None;
     if steps.is_empty() {
@@ -37,18 +32,7 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
         reference = Some(model.path.join("snapshots").join("step-0"));
     }
     let mut sets = Vec::new();
-    let mut roles: Vec<&String> = context
-        .stage
-        .upstream
-        .keys()
-        .filter(|role| role.starts_with("set."))
-        .collect();
-    roles.sort_by_key(|role| {
-        role.trim_start_matches("set.")
-            .parse::<usize>()
-            .unwrap_or(0)
-    });
-    for role in roles {
+    for role in set_roles(context.stage) {
         sets.push((context.upstream_name(role), context.documents(role)?));
     }
     let inputs = EvalInputs {
@@ -77,4 +61,37 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
     evaluate_checkpoints_in(&config, &inputs, &output, &work, &mut on_part)
         .map_err(|error| StageError::Other(error.to_string()))?;
     Ok(())
+}
+
+/// The RL steps an evaluation stage measures; empty for a pretrained
+/// model (measured once, as step 0).
+fn rl_steps(stage: &Stage) -> Vec<u64> {
+    stage
+        .parameters
+        .get("steps")
+        .and_then(serde_json::Value::as_array)
+        .map(|steps| steps.iter().filter_map(serde_json::Value::as_u64).collect())
+        .unwrap_or_default()
+}
+
+/// The upstream roles of an evaluation stage's sets (`set.0`, `set.1`,
+/// ...), in their order.
+fn set_roles(stage: &Stage) -> Vec<&String> {
+    let mut roles: Vec<&String> = stage
+        .upstream
+        .keys()
+        .filter(|role| role.starts_with("set."))
+        .collect();
+    roles.sort_by_key(|role| {
+        role.trim_start_matches("set.")
+            .parse::<usize>()
+            .unwrap_or(0)
+    });
+    roles
+}
+
+/// The (step, set) parts of an evaluation stage: its steps (one, step 0,
+/// for a pretrained model) times its sets.
+pub fn evaluation_parts(stage: &Stage) -> usize {
+    rl_steps(stage).len().max(1) * set_roles(stage).len()
 }

@@ -20,6 +20,7 @@ mod stage_observer;
 mod tokenizer;
 
 pub use context::{Progress, StageContext, StageError};
+pub use eval::evaluation_parts;
 pub use report::{build as build_report, BuiltReport};
 
 use std::path::Path;

@@ -54,7 +54,7 @@ pub use rl_stage::{
     RlStepMetrics,
 };
 pub use sampler::{
-    choose_token, log_softmax, mask_tokens, sample_completions,
+    choose_token, decoded_rows, log_softmax, mask_tokens, sample_completions,
     sample_completions_with_first_token_mask, sample_requests, top_p_filter, Completion,
     PromptRequest, SamplingRequest, SamplingSettings, ROWS_PER_CACHE,
 };

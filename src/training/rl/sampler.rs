@@ -30,6 +30,8 @@
 //! (text the answer must start with) needs nothing here: it is appended
 //! to the prompt's tokens.
 
+use std::collections::BTreeMap;
+
 use candle_core::{Device, Tensor};
 
 use crate::model::{Gpt, ModelError};
@@ -230,19 +232,8 @@ pub fn sample_requests(
     decode: &dyn Fn(&[u32]) -> String,
 ) -> Result<Vec<Vec<Completion>>, ModelError> {
     let mut results: Vec<Vec<Completion>> = requests.iter().map(|_| Vec::new()).collect();
-    // Rows (request, sample) grouped by prompt length, in request order.
-    let mut by_length: std::collections::BTreeMap<usize, Vec<(usize, usize)>> =
-        std::collections::BTreeMap::new();
-    for (index, request) in requests.iter().enumerate() {
-        for sample in 0..request.prompt.samples {
-            by_length
-                .entry(request.prompt.tokens.len())
-                .or_default()
-                .push((index, sample));
-        }
-    }
     let mut finished_rows: Vec<((usize, usize), Completion)> = Vec::new();
-    for (length, rows) in by_length {
+    for (length, rows) in rows_by_length(requests.iter().map(|request| request.prompt)) {
         for chunk in rows.chunks(ROWS_PER_CACHE) {
             let completions = decode_rows(model, requests, chunk, length, eos, decode)?;
             finished_rows.extend(chunk.iter().copied().zip(completions));
@@ -253,6 +244,34 @@ pub fn sample_requests(
         results[request].push(completion);
     }
     Ok(results)
+}
+
+/// The rows (request index, sample) of `prompts` grouped by prompt
+/// length, in request order: each group is decoded in chunks of
+/// [`ROWS_PER_CACHE`].
+fn rows_by_length<'a>(
+    prompts: impl Iterator<Item = &'a PromptRequest>,
+) -> BTreeMap<usize, Vec<(usize, usize)>> {
+    let mut by_length: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new();
+    for (index, prompt) in prompts.enumerate() {
+        for sample in 0..prompt.samples {
+            by_length
+                .entry(prompt.tokens.len())
+                .or_default()
+                .push((index, sample));
+        }
+    }
+    by_length
+}
+
+/// How many cache rows one sampler call decodes for `prompts`, padding
+/// included: every length group rounded up to whole caches of
+/// [`ROWS_PER_CACHE`] rows (what `bench sampling` reports).
+pub fn decoded_rows<'a>(prompts: impl Iterator<Item = &'a PromptRequest>) -> usize {
+    rows_by_length(prompts)
+        .values()
+        .map(|rows| rows.len().div_ceil(ROWS_PER_CACHE) * ROWS_PER_CACHE)
+        .sum()
 }
 
 /// Decodes `rows` (request, sample), whose prompts all have
