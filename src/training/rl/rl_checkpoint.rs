@@ -14,9 +14,14 @@
 //!     state.json                RlCheckpointState
 //! ```
 
+use std::path::Path;
+
+use candle_core::{Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
-use crate::training::{Checkpoint, CheckpointStateFormat};
+use super::RlError;
+use crate::model::ModelError;
+use crate::training::{AdamW, Checkpoint, CheckpointStateFormat, TrainingError};
 
 /// The version of the RL checkpoint layout; bump it on any change.
 pub const RL_CHECKPOINT_FORMAT_VERSION: u32 = 1;
@@ -67,6 +72,80 @@ impl CheckpointStateFormat for RlCheckpointState {
 /// A complete RL checkpoint found on disk: the pretraining checkpoint's
 /// layout and write protocol with the RL state.
 pub type RlCheckpoint = Checkpoint<RlCheckpointState>;
+
+/// Writes the checkpoint of `state.step`: the variables (the policy, and
+/// PPO's value head), AdamW's moments and the state.
+pub(super) fn save(
+    work_dir: &Path,
+    state: &RlCheckpointState,
+    variables: &[(String, Var)],
+    optimizer: &AdamW,
+) -> Result<(), RlError> {
+    let moments = safetensors::serialize(optimizer.moments(), None).map_err(ModelError::from)?;
+    RlCheckpoint::write(work_dir, state, &serialize_variables(variables)?, &moments)?;
+    Ok(())
+}
+
+/// Sets `variables` and `optimizer` from `checkpoint`, which must have
+/// been written by a run of the same `fingerprint`.
+pub(super) fn restore(
+    checkpoint: &RlCheckpoint,
+    fingerprint: &str,
+    variables: &[(String, Var)],
+    optimizer: &mut AdamW,
+) -> Result<(), RlError> {
+    if checkpoint.state.fingerprint != fingerprint {
+        return Err(TrainingError::CheckpointMismatch {
+            path: checkpoint.directory.clone(),
+        }
+        .into());
+    }
+    let weights_file = checkpoint.weights_path();
+    let weights = std::fs::read(&weights_file).map_err(RlError::io(&weights_file))?;
+    restore_variables(variables, &weights, &weights_file)?;
+    let optimizer_file = checkpoint.optimizer_path();
+    let moments = std::fs::read(&optimizer_file).map_err(RlError::io(&optimizer_file))?;
+    let moments = candle_core::safetensors::load_buffer(&moments, &Device::Cpu)?;
+    optimizer.restore(&moments, checkpoint.state.optimizer_steps, &optimizer_file)?;
+    Ok(())
+}
+
+/// The variables (the policy, and PPO's value head) as safetensors.
+fn serialize_variables(variables: &[(String, Var)]) -> Result<Vec<u8>, RlError> {
+    let tensors: Vec<(String, Tensor)> = variables
+        .iter()
+        .map(|(name, variable)| (name.clone(), variable.as_tensor().clone()))
+        .collect();
+    Ok(safetensors::serialize(tensors, None).map_err(ModelError::from)?)
+}
+
+/// Sets `variables` from a checkpoint's `bytes`, each by name and shape.
+fn restore_variables(
+    variables: &[(String, Var)],
+    bytes: &[u8],
+    source: &Path,
+) -> Result<(), RlError> {
+    let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)?;
+    for (name, variable) in variables {
+        let key = name;
+        let Some(tensor) = tensors.get(key) else {
+            return Err(TrainingError::MalformedCheckpoint {
+                path: source.to_path_buf(),
+                reason: format!("weight `{key}` is missing"),
+            }
+            .into());
+        };
+        if tensor.dims() != variable.dims() {
+            return Err(TrainingError::MalformedCheckpoint {
+                path: source.to_path_buf(),
+                reason: format!("weight `{key}` has shape {:?}", tensor.dims()),
+            }
+            .into());
+        }
+        variable.set(tensor)?;
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {
