@@ -10,6 +10,7 @@ mod decoding;
 mod evaluation;
 pub mod language;
 mod matmul_ceiling;
+mod memory;
 mod plan;
 mod pytorch_reference;
 mod report;
@@ -18,6 +19,7 @@ mod sampling;
 mod timing;
 mod training;
 
+pub use memory::run_child as run_memory_child;
 pub use report::{Bench, Row};
 pub use timing::best_of;
 
@@ -58,5 +60,6 @@ pub fn groups() -> Vec<Group> {
         training::group(),
         evaluation::group(),
         sampling::group(),
+        memory::group(),
     ]
 }

@@ -36,6 +36,44 @@ pub fn group() -> Group {
     }
 }
 
+/// `count` prompts of `length` random tokens (never the two reserved ids
+/// 0 and 1), each asking for `samples` completions: tokens from `stream`'s
+/// child 1, prompt `i`'s sampling from its child (2, i).
+pub(super) fn random_prompts(
+    stream: &Stream,
+    count: usize,
+    length: usize,
+    samples: usize,
+    vocabulary: usize,
+) -> Vec<PromptRequest> {
+    let mut tokens = stream.derive(&[1]);
+    (0..count)
+        .map(|index| PromptRequest {
+            tokens: (0..length)
+                .map(|_| 2 + tokens.below(vocabulary as u64 - 2) as u32)
+                .collect(),
+            stream: stream.derive(&[2, index as u64]),
+            samples,
+        })
+        .collect()
+}
+
+/// Each request's prompt followed by each of its completions, in order.
+pub(super) fn sequences_of(
+    requests: &[PromptRequest],
+    completions: &[Vec<Completion>],
+) -> Vec<TrainingSequence> {
+    requests
+        .iter()
+        .zip(completions)
+        .flat_map(|(request, samples)| {
+            samples
+                .iter()
+                .map(|completion| TrainingSequence::new(&request.tokens, &completion.tokens))
+        })
+        .collect()
+}
+
 fn run(bench: &mut Bench) -> anyhow::Result<()> {
     bench.start_group("sampling");
     let threads = candle_core::utils::get_num_threads();
@@ -44,16 +82,7 @@ fn run(bench: &mut Bench) -> anyhow::Result<()> {
             ModelConfig::preset(name).ok_or_else(|| anyhow::anyhow!("no preset `{name}`"))?;
         let stream = Stream::labelled(0, "bench/sampling");
         let (model, _) = Gpt::initialize(&config, VOCABULARY, &stream, &candle_core::Device::Cpu)?;
-        let mut tokens = stream.derive(&[1]);
-        let requests: Vec<PromptRequest> = (0..PROMPTS)
-            .map(|index| PromptRequest {
-                tokens: (0..PROMPT_LENGTH)
-                    .map(|_| 2 + tokens.below(VOCABULARY as u64 - 2) as u32)
-                    .collect(),
-                stream: stream.derive(&[2, index as u64]),
-                samples: SAMPLES,
-            })
-            .collect();
+        let requests = random_prompts(&stream, PROMPTS, PROMPT_LENGTH, SAMPLES, VOCABULARY);
         let settings = SamplingSettings {
             temperature: 1.0,
             top_p: 0.95,
@@ -72,20 +101,7 @@ fn run(bench: &mut Bench) -> anyhow::Result<()> {
             "tokens/s",
             &format!("{threads} threads, {ROWS_PER_CACHE} rows per cache, one run"),
         );
-        let sequences: Vec<TrainingSequence> = requests
-            .iter()
-            .zip(&completions)
-            .flat_map(|(request, samples)| {
-                samples.iter().map(|completion| {
-                    let mut tokens = request.tokens.clone();
-                    tokens.extend_from_slice(&completion.tokens);
-                    TrainingSequence {
-                        tokens,
-                        prompt_length: PROMPT_LENGTH,
-                    }
-                })
-            })
-            .collect();
+        let sequences = sequences_of(&requests, &completions);
         let start = Instant::now();
         for batch in MicroBatch::plan(&sequences, 0)? {
             let output = batch.forward(&model, None)?;

@@ -15,7 +15,8 @@
 
 use std::time::{Duration, Instant};
 
-use candle_core::{Device, Tensor};
+use candle_core::backprop::GradStore;
+use candle_core::{Device, Tensor, Var};
 
 use super::{decoding, matmul_ceiling, pytorch_reference, Bench, Group};
 use crate::model::kernels::KernelPath;
@@ -225,13 +226,11 @@ fn record_reference(bench: &mut Bench, name: &str, what: &str, ours: f64, pytorc
     );
 }
 
-/// Trains `config` for one untimed step, then `timed_steps` timed ones.
-fn measure(config: &ModelConfig, timed_steps: usize) -> anyhow::Result<Phases> {
-    let device = Device::Cpu;
-    let stream = Stream::labelled(0, "bench/training");
-    let (model, parameters) = Gpt::initialize(config, VOCABULARY, &stream, &device)?;
-    let mut optimizer = AdamW::new(
-        parameters.named()?,
+/// The optimizer of the bench's training workloads: AdamW at learning rate
+/// 1e-3, betas 0.9 and 0.95, weight decay 0.1.
+pub(super) fn optimizer(parameters: Vec<(String, Var)>) -> anyhow::Result<AdamW> {
+    Ok(AdamW::new(
+        parameters,
         AdamWConfig {
             learning_rate: 1e-3,
             beta1: 0.9,
@@ -239,7 +238,31 @@ fn measure(config: &ModelConfig, timed_steps: usize) -> anyhow::Result<Phases> {
             epsilon: 1e-8,
             weight_decay: 0.1,
         },
-    )?;
+    )?)
+}
+
+/// The gradients in `store` of the optimizer's variables, in its order.
+pub(super) fn gradients_in_order(
+    optimizer: &AdamW,
+    store: &GradStore,
+) -> anyhow::Result<Vec<Tensor>> {
+    optimizer
+        .variables()
+        .map(|(name, variable)| {
+            store
+                .get(variable.as_tensor())
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("no gradient for `{name}`"))
+        })
+        .collect()
+}
+
+/// Trains `config` for one untimed step, then `timed_steps` timed ones.
+fn measure(config: &ModelConfig, timed_steps: usize) -> anyhow::Result<Phases> {
+    let device = Device::Cpu;
+    let stream = Stream::labelled(0, "bench/training");
+    let (model, parameters) = Gpt::initialize(config, VOCABULARY, &stream, &device)?;
+    let mut optimizer = optimizer(parameters.named()?)?;
     let mut tokens = stream.derive(&[1]);
     let mut phases = Phases::default();
     for step in 0..=timed_steps {
@@ -255,15 +278,7 @@ fn measure(config: &ModelConfig, timed_steps: usize) -> anyhow::Result<Phases> {
         let store = loss.backward()?;
         let backward = start.elapsed();
         let start = Instant::now();
-        let gradients = optimizer
-            .variables()
-            .map(|(name, variable)| {
-                store
-                    .get(variable.as_tensor())
-                    .cloned()
-                    .ok_or_else(|| anyhow::anyhow!("no gradient for `{name}`"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let gradients = gradients_in_order(&optimizer, &store)?;
         let factor = clip_factor(global_norm(&gradients)?, Some(1.0));
         optimizer.step(&gradients, 1e-3, factor)?;
         let optimizer_time = start.elapsed();

@@ -2,9 +2,17 @@
 
 use std::process::ExitCode;
 
-use crate::bench::{groups, Bench};
+use crate::bench::{groups, run_memory_child, Bench};
 
-pub(super) fn run(selected: &[String], list: bool) -> anyhow::Result<ExitCode> {
+pub(super) fn run(
+    selected: &[String],
+    list: bool,
+    memory_child: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    if let Some(workload) = memory_child {
+        run_memory_child(workload)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let all = groups();
     if list {
         for group in &all {

@@ -230,6 +230,10 @@ enum Command {
         /// List the groups and exit.
         #[arg(long)]
         list: bool,
+        /// Run one workload of the `memory` group and print its peak
+        /// memory (the group starts itself with this; not for users).
+        #[arg(long, hide = true, value_name = "WORKLOAD")]
+        memory_child: Option<String>,
     },
 }
 
@@ -311,7 +315,11 @@ pub fn main() -> ExitCode {
             format,
             cache,
         } => diff::run(&a, &b, format, cache.as_deref()),
-        Command::Bench { groups, list } => bench::run(&groups, list),
+        Command::Bench {
+            groups,
+            list,
+            memory_child,
+        } => bench::run(&groups, list, memory_child.as_deref()),
     };
     match result {
         Ok(code) => code,

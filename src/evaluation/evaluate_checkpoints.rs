@@ -558,12 +558,7 @@ impl PreparedSet {
         let mut policy = Vec::new();
         for (prompt, samples) in self.prompts.iter().zip(completions) {
             for completion in samples {
-                let mut tokens = prompt.clone();
-                tokens.extend_from_slice(&completion.tokens);
-                sequences.push(TrainingSequence {
-                    tokens,
-                    prompt_length: prompt.len(),
-                });
+                sequences.push(TrainingSequence::new(prompt, &completion.tokens));
                 policy.push(completion.log_probabilities.clone());
             }
         }

@@ -7,7 +7,6 @@ use candle_core::Tensor;
 
 use super::policy_update::{accumulate, apply};
 use super::rl_checkpoint::KeptSample;
-use super::rollout::sequence_of;
 use super::{MicroBatch, PromptOrder, RlError, TrainingSequence};
 use crate::model::{Gpt, Parameters};
 use crate::random::Stream;
@@ -56,7 +55,7 @@ pub(super) fn fine_tune(
                 .iter()
                 .map(|&index| {
                     let sample = &kept[index];
-                    sequence_of(&prompt_tokens[sample.prompt], &sample.tokens)
+                    TrainingSequence::new(&prompt_tokens[sample.prompt], &sample.tokens)
                 })
                 .collect();
             let total: usize = sequences

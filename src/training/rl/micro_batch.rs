@@ -27,6 +27,18 @@ pub struct TrainingSequence {
 }
 
 impl TrainingSequence {
+    /// `prompt`'s tokens followed by `completion`'s, trained on the
+    /// completion only.
+    pub fn new(prompt: &[u32], completion: &[u32]) -> TrainingSequence {
+        let mut tokens = Vec::with_capacity(prompt.len() + completion.len());
+        tokens.extend_from_slice(prompt);
+        tokens.extend_from_slice(completion);
+        TrainingSequence {
+            tokens,
+            prompt_length: prompt.len(),
+        }
+    }
+
     /// The number of completion tokens.
     pub fn completion_length(&self) -> usize {
         self.tokens.len().saturating_sub(self.prompt_length)

@@ -73,9 +73,10 @@ impl Rollout {
                     completion,
                     grade: &graded,
                 })?;
-                rollout
-                    .sequences
-                    .push(sequence_of(&prompt_tokens[prompt], &completion.tokens));
+                rollout.sequences.push(TrainingSequence::new(
+                    &prompt_tokens[prompt],
+                    &completion.tokens,
+                ));
                 rollout.groups.push(group);
                 rollout.rewards.push(if graded.correct { 1.0 } else { 0.0 });
             }
@@ -185,16 +186,5 @@ fn format_slot(format: Classified) -> usize {
         Classified::CodeText => 1,
         Classified::Prose => 2,
         Classified::Unknown => 3,
-    }
-}
-
-/// The prompt's tokens followed by the completion's, trained on the
-/// completion only.
-pub(super) fn sequence_of(prompt: &[u32], completion: &[u32]) -> TrainingSequence {
-    let mut tokens = prompt.to_vec();
-    tokens.extend_from_slice(completion);
-    TrainingSequence {
-        tokens,
-        prompt_length: prompt.len(),
     }
 }
