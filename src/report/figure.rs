@@ -17,6 +17,11 @@ use super::{summary_rows, MetricRow, ReplicateSpread, SummaryRow};
 const MAIN_FORMATS: &[&str] = &["code", "code_text", "prose"];
 /// Greedy accuracy with the answer forced to start in a format.
 const FORCED_METRIC: &str = "forced_pass@1";
+/// A replicate's accuracy within a format is left out of the charts where
+/// less than this share of its answers used the format: one or two answers
+/// make it 0 or 1 and would draw a line or a band from almost nothing.
+/// `metrics.csv` keeps every value.
+pub const MIN_SHARE_FOR_ACCURACY: f64 = 0.01;
 
 /// Colours of the three formats and of anything else.
 const FORMAT_COLORS: &[(&str, [u8; 3])] = &[
@@ -90,8 +95,8 @@ impl Chart {
         match self {
             Chart::FormatShare => "Fraction of sampled answers written in each format, at each evaluated RL step (log scale, step 0 included). Lines are means over replicates; shaded bands span the minimum to the maximum replicate.",
             Chart::Accuracy => "Greedy pass@1, and pass@k and maj@k over the sampled answers, on each evaluation set. Lines are means over replicates; bands span minimum to maximum.",
-            Chart::FormatAccuracy => "Accuracy of the answers written in each format (undefined, and not drawn, when no answer used it). Lines are means over replicates; bands span minimum to maximum.",
-            Chart::Winner => "Top: each format's share at step 0 and at the last step (the winner has the largest final share). Bottom: each format's accuracy at step 0: of the sampled answers written in it, and (when measured) greedy with the answer forced to start in it. Bars are means over replicates; whiskers span minimum to maximum.",
+            Chart::FormatAccuracy => "Accuracy of the answers written in each format (undefined, and not drawn, when no answer used it; a replicate's value is left out where under 1% of its answers used the format, and metrics.csv keeps it). Lines are means over replicates; bands span minimum to maximum.",
+            Chart::Winner => "Top: each format's share at step 0 and at the last step (the winner has the largest final share). Bottom: each format's accuracy at step 0: of the sampled answers written in it (undefined where no answer, or under 1% of a replicate's answers, used it), and (when measured) greedy with the answer forced to start in it. Bars are means over replicates; whiskers span minimum to maximum.",
         }
     }
 }
@@ -208,6 +213,28 @@ pub(super) struct Gathered {
 
 impl Gathered {
     pub(super) fn new(metric_rows: &[MetricRow]) -> Gathered {
+        // Replicates' (eval, set, model, point, replicate, step, format)
+        // whose format share is below `MIN_SHARE_FOR_ACCURACY`.
+        let scarce: BTreeSet<(&str, &str, &str, &str, i64, u64, &str)> = metric_rows
+            .iter()
+            .filter(|row| {
+                row.metric == "format_share"
+                    && row
+                        .value
+                        .is_some_and(|share| share < MIN_SHARE_FOR_ACCURACY)
+            })
+            .map(|row| {
+                (
+                    row.eval.as_str(),
+                    row.set.as_str(),
+                    row.model.as_str(),
+                    row.point.as_str(),
+                    row.replicate,
+                    row.step,
+                    row.format.as_str(),
+                )
+            })
+            .collect();
         let mut rows = Vec::new();
         let mut all_columns: Vec<ColumnKey> = Vec::new();
         let mut values: BTreeMap<(RowKey, ColumnKey), BTreeMap<ValueKey, Vec<f64>>> =
@@ -221,7 +248,20 @@ impl Gathered {
             if !all_columns.contains(&column_key) {
                 all_columns.push(column_key.clone());
             }
-            if let Some(value) = row.value.filter(|value| value.is_finite()) {
+            let scarce_format = row.metric == "format_accuracy"
+                && scarce.contains(&(
+                    row.eval.as_str(),
+                    row.set.as_str(),
+                    row.model.as_str(),
+                    row.point.as_str(),
+                    row.replicate,
+                    row.step,
+                    row.format.as_str(),
+                ));
+            if let Some(value) = row
+                .value
+                .filter(|value| value.is_finite() && !scarce_format)
+            {
                 values
                     .entry((row_key, column_key))
                     .or_default()
@@ -825,6 +865,69 @@ mod tests {
             .panels
             .iter()
             .all(|panel| !panel.title.contains("replicate")));
+    }
+
+    #[test]
+    fn an_accuracy_within_a_format_almost_no_answer_used_is_left_out() {
+        let mut rows = rows();
+        // Replicate 1 of `kl=0` wrote one answer in 200 in prose at step 0,
+        // and it was right.
+        for row in &mut rows {
+            if (row.point.as_str(), row.replicate, row.step) == ("kl=0", 1, 0)
+                && row.format == "prose"
+            {
+                row.value = Some(match row.metric.as_str() {
+                    "format_share" => 0.005,
+                    _ => 1.0,
+                });
+            }
+        }
+        let figure = Figure::build(Chart::FormatAccuracy, &rows).unwrap();
+        let prose = figure
+            .legend
+            .iter()
+            .position(|entry| entry.label == "prose");
+        let panel = figure
+            .panels
+            .iter()
+            .find(|panel| panel.title == "tuned · kl=0")
+            .unwrap();
+        let line = panel
+            .series
+            .iter()
+            .find(|series| Some(series.legend) == prose)
+            .unwrap();
+        let (step, spread) = &line.points[0];
+        assert_eq!(*step, 0);
+        // Replicate 0's 0.1 alone, not the mean of 0.1 and 1.0.
+        assert_eq!(
+            (spread.mean, spread.minimum, spread.maximum),
+            (0.1, 0.1, 0.1)
+        );
+        // The other panel, and the share itself, are untouched.
+        let kl1 = figure
+            .panels
+            .iter()
+            .find(|panel| panel.title == "tuned · kl=1")
+            .unwrap();
+        let kl1_prose = kl1
+            .series
+            .iter()
+            .find(|series| Some(series.legend) == prose)
+            .unwrap();
+        assert_eq!(kl1_prose.points[0].1.maximum, 0.1);
+        let shares = Figure::build(Chart::FormatShare, &rows).unwrap();
+        let share_panel = shares
+            .panels
+            .iter()
+            .find(|panel| panel.title == "tuned · kl=0")
+            .unwrap();
+        let prose_share = share_panel
+            .series
+            .iter()
+            .find(|series| Some(series.legend) == prose)
+            .unwrap();
+        assert_eq!(prose_share.points[0].1.minimum, 0.005);
     }
 
     #[test]
