@@ -70,21 +70,23 @@ pub fn group() -> Group {
     }
 }
 
-/// What a child process runs.
+/// The child workload that starts and computes nothing.
+const IDLE: &str = "idle";
+
+/// The work of one kind of stage, run in a child for a preset
+/// (`KIND:PRESET` on the child's command line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Workload {
-    Idle,
     Pretrain,
     Rl,
     Evaluation,
 }
 
 impl Workload {
-    const MEASURED: [Workload; 3] = [Workload::Pretrain, Workload::Rl, Workload::Evaluation];
+    const ALL: [Workload; 3] = [Workload::Pretrain, Workload::Rl, Workload::Evaluation];
 
     fn name(self) -> &'static str {
         match self {
-            Workload::Idle => "idle",
             Workload::Pretrain => "pretrain",
             Workload::Rl => "rl",
             Workload::Evaluation => "evaluation",
@@ -94,7 +96,6 @@ impl Workload {
     /// The kind of stage whose Slurm default it is held to.
     fn stage_kind(self) -> StageKind {
         match self {
-            Workload::Idle => StageKind::Data,
             Workload::Pretrain => StageKind::Pretrain,
             Workload::Rl => StageKind::Rl,
             Workload::Evaluation => StageKind::Eval,
@@ -102,10 +103,17 @@ impl Workload {
     }
 
     fn parse(name: &str) -> Option<Workload> {
-        [Workload::Idle]
+        Workload::ALL
             .into_iter()
-            .chain(Workload::MEASURED)
             .find(|workload| workload.name() == name)
+    }
+
+    fn run(self, config: &ModelConfig) -> anyhow::Result<()> {
+        match self {
+            Workload::Pretrain => pretraining_steps(config),
+            Workload::Rl => rl_step(config),
+            Workload::Evaluation => evaluation_part(config),
+        }
     }
 }
 
@@ -114,7 +122,7 @@ fn run(bench: &mut Bench) -> anyhow::Result<()> {
         bench.record("peak memory", f64::NAN, "MiB", "measured on Linux only");
         return Ok(());
     }
-    let idle = measure_in_child("idle")?;
+    let idle = measure_in_child(IDLE)?;
     bench.record(
         "idle process peak memory",
         idle,
@@ -122,7 +130,7 @@ fn run(bench: &mut Bench) -> anyhow::Result<()> {
         "the binary started, nothing computed",
     );
     for preset in PRESET_NAMES {
-        for workload in Workload::MEASURED {
+        for workload in Workload::ALL {
             let peak = measure_in_child(&format!("{}:{preset}", workload.name()))?;
             let asked = Resources::default_for(workload.stage_kind()).memory_mebibytes;
             bench.record(
@@ -170,20 +178,13 @@ pub fn run_child(workload: &str) -> anyhow::Result<()> {
         Some((kind, preset)) => (kind, Some(preset)),
         None => (workload, None),
     };
-    let kind =
-        Workload::parse(kind).with_context(|| format!("unknown memory workload `{workload}`"))?;
-    let config = match preset {
-        Some(name) => {
-            Some(ModelConfig::preset(name).with_context(|| format!("no preset `{name}`"))?)
-        }
-        None => None,
-    };
-    match (kind, &config) {
-        (Workload::Idle, _) => {}
-        (Workload::Pretrain, Some(config)) => pretraining_steps(config)?,
-        (Workload::Rl, Some(config)) => rl_step(config)?,
-        (Workload::Evaluation, Some(config)) => evaluation_part(config)?,
-        (_, None) => anyhow::bail!("the memory workload `{workload}` needs a preset"),
+    if workload != IDLE {
+        let kind = Workload::parse(kind)
+            .with_context(|| format!("unknown memory workload `{workload}`"))?;
+        let name =
+            preset.with_context(|| format!("the memory workload `{workload}` needs a preset"))?;
+        let config = ModelConfig::preset(name).with_context(|| format!("no preset `{name}`"))?;
+        kind.run(&config)?;
     }
     println!("{PEAK_PREFIX}{}", peak_resident_kibibytes()?);
     Ok(())
@@ -278,19 +279,6 @@ fn rl_step(config: &ModelConfig) -> anyhow::Result<()> {
 fn evaluation_part(config: &ModelConfig) -> anyhow::Result<()> {
     let stream = Stream::labelled(0, "bench/memory/evaluation");
     let (model, _) = Gpt::initialize(config, VOCABULARY, &stream, &Device::Cpu)?;
-    let mut tokens = stream.derive(&[1]);
-    let prompts: Vec<PromptRequest> = (0..PART_PROMPTS)
-        .flat_map(|index| {
-            let prompt: Vec<u32> = (0..40 + (index * 7) % PART_LENGTHS)
-                .map(|_| token(&mut tokens))
-                .collect();
-            [(PART_GREEDY, 1), (PART_SAMPLES, 2)].map(|(samples, kind)| PromptRequest {
-                tokens: prompt.clone(),
-                stream: stream.derive(&[kind, index as u64]),
-                samples,
-            })
-        })
-        .collect();
     let greedy = SamplingSettings {
         temperature: 0.0,
         top_p: 1.0,
@@ -300,12 +288,30 @@ fn evaluation_part(config: &ModelConfig) -> anyhow::Result<()> {
         temperature: 1.0,
         ..greedy
     };
+    // Per prompt: its greedy answers, then its sampled ones.
+    let mut tokens = stream.derive(&[1]);
+    let prompts: Vec<(PromptRequest, SamplingSettings)> = (0..PART_PROMPTS)
+        .flat_map(|index| {
+            let prompt: Vec<u32> = (0..40 + (index * 7) % PART_LENGTHS)
+                .map(|_| token(&mut tokens))
+                .collect();
+            [(PART_GREEDY, greedy, 1), (PART_SAMPLES, sampled, 2)].map(
+                |(samples, settings, label)| {
+                    let request = PromptRequest {
+                        tokens: prompt.clone(),
+                        stream: stream.derive(&[label, index as u64]),
+                        samples,
+                    };
+                    (request, settings)
+                },
+            )
+        })
+        .collect();
     let requests: Vec<SamplingRequest> = prompts
         .iter()
-        .enumerate()
-        .map(|(index, prompt)| SamplingRequest {
+        .map(|(prompt, settings)| SamplingRequest {
             prompt,
-            settings: if index % 2 == 0 { greedy } else { sampled },
+            settings: *settings,
             forbidden_first_tokens: &[],
         })
         .collect();
