@@ -204,6 +204,22 @@ pub(super) type ColumnKey = (String, String);
 /// `(metric, format, step)` within one panel.
 pub(super) type ValueKey = (String, String, u64);
 
+/// `(eval, set, model, point, replicate, step, format)`: one replicate's
+/// format at one step.
+type ReplicateFormat<'a> = (&'a str, &'a str, &'a str, &'a str, i64, u64, &'a str);
+
+fn replicate_format(row: &MetricRow) -> ReplicateFormat<'_> {
+    (
+        &row.eval,
+        &row.set,
+        &row.model,
+        &row.point,
+        row.replicate,
+        row.step,
+        &row.format,
+    )
+}
+
 /// Every row's values gathered by panel, replicates kept apart.
 pub(super) struct Gathered {
     pub(super) rows: Vec<RowKey>,
@@ -215,7 +231,7 @@ impl Gathered {
     pub(super) fn new(metric_rows: &[MetricRow]) -> Gathered {
         // Replicates' (eval, set, model, point, replicate, step, format)
         // whose format share is below `MIN_SHARE_FOR_ACCURACY`.
-        let scarce: BTreeSet<(&str, &str, &str, &str, i64, u64, &str)> = metric_rows
+        let scarce: BTreeSet<ReplicateFormat> = metric_rows
             .iter()
             .filter(|row| {
                 row.metric == "format_share"
@@ -223,17 +239,7 @@ impl Gathered {
                         .value
                         .is_some_and(|share| share < MIN_SHARE_FOR_ACCURACY)
             })
-            .map(|row| {
-                (
-                    row.eval.as_str(),
-                    row.set.as_str(),
-                    row.model.as_str(),
-                    row.point.as_str(),
-                    row.replicate,
-                    row.step,
-                    row.format.as_str(),
-                )
-            })
+            .map(replicate_format)
             .collect();
         let mut rows = Vec::new();
         let mut all_columns: Vec<ColumnKey> = Vec::new();
@@ -248,16 +254,8 @@ impl Gathered {
             if !all_columns.contains(&column_key) {
                 all_columns.push(column_key.clone());
             }
-            let scarce_format = row.metric == "format_accuracy"
-                && scarce.contains(&(
-                    row.eval.as_str(),
-                    row.set.as_str(),
-                    row.model.as_str(),
-                    row.point.as_str(),
-                    row.replicate,
-                    row.step,
-                    row.format.as_str(),
-                ));
+            let scarce_format =
+                row.metric == "format_accuracy" && scarce.contains(&replicate_format(row));
             if let Some(value) = row
                 .value
                 .filter(|value| value.is_finite() && !scarce_format)
@@ -882,52 +880,38 @@ mod tests {
                 });
             }
         }
-        let figure = Figure::build(Chart::FormatAccuracy, &rows).unwrap();
-        let prose = figure
-            .legend
-            .iter()
-            .position(|entry| entry.label == "prose");
-        let panel = figure
-            .panels
-            .iter()
-            .find(|panel| panel.title == "tuned · kl=0")
-            .unwrap();
-        let line = panel
-            .series
-            .iter()
-            .find(|series| Some(series.legend) == prose)
-            .unwrap();
-        let (step, spread) = &line.points[0];
-        assert_eq!(*step, 0);
+        // The first point of `label`'s line in the panel titled `title`.
+        let first_point = |chart: Chart, title: &str, label: &str| -> (u64, ReplicateSpread) {
+            let figure = Figure::build(chart, &rows).unwrap();
+            let legend = figure
+                .legend
+                .iter()
+                .position(|entry| entry.label == label)
+                .unwrap();
+            let panel = figure
+                .panels
+                .iter()
+                .find(|panel| panel.title == title)
+                .unwrap();
+            let series = panel
+                .series
+                .iter()
+                .find(|series| series.legend == legend)
+                .unwrap();
+            series.points[0]
+        };
+        let (step, spread) = first_point(Chart::FormatAccuracy, "tuned · kl=0", "prose");
+        assert_eq!(step, 0);
         // Replicate 0's 0.1 alone, not the mean of 0.1 and 1.0.
         assert_eq!(
             (spread.mean, spread.minimum, spread.maximum),
             (0.1, 0.1, 0.1)
         );
         // The other panel, and the share itself, are untouched.
-        let kl1 = figure
-            .panels
-            .iter()
-            .find(|panel| panel.title == "tuned · kl=1")
-            .unwrap();
-        let kl1_prose = kl1
-            .series
-            .iter()
-            .find(|series| Some(series.legend) == prose)
-            .unwrap();
-        assert_eq!(kl1_prose.points[0].1.maximum, 0.1);
-        let shares = Figure::build(Chart::FormatShare, &rows).unwrap();
-        let share_panel = shares
-            .panels
-            .iter()
-            .find(|panel| panel.title == "tuned · kl=0")
-            .unwrap();
-        let prose_share = share_panel
-            .series
-            .iter()
-            .find(|series| Some(series.legend) == prose)
-            .unwrap();
-        assert_eq!(prose_share.points[0].1.minimum, 0.005);
+        let (_, other_panel) = first_point(Chart::FormatAccuracy, "tuned · kl=1", "prose");
+        assert_eq!(other_panel.maximum, 0.1);
+        let (_, share) = first_point(Chart::FormatShare, "tuned · kl=0", "prose");
+        assert_eq!(share.minimum, 0.005);
     }
 
     #[test]
