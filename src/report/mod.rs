@@ -13,7 +13,8 @@
 //! | `metric_row.rs` | one measured value with its labels; `metrics.csv` written and read |
 //! | `replicate_spread.rs` | mean, minimum and maximum over replicates |
 //! | `step_axis.rs` | the log-scaled RL-step axis (`ln(step + 1)`) and its ticks |
-//! | `figure.rs` | what each chart shows: panels, series, bars, from the rows |
+//! | `gathered.rs` | the rows as a grid of panels, replicates kept apart, that charts and table read |
+//! | `figure.rs` | what each chart shows: panels, series, bars, from the grid |
 //! | `svg_renderer.rs` | a figure drawn as SVG with `plotters` |
 //! | `png_renderer.rs` | an SVG rasterised to PNG with `resvg` |
 //! | `embedded_font.rs` | the font compiled into the binary |
@@ -25,6 +26,7 @@
 
 mod embedded_font;
 mod figure;
+mod gathered;
 mod html_page;
 mod metric_row;
 mod metrics_diff;

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use super::figure::{column_title, row_label, Gathered};
+use super::gathered::{column_title, row_label, Gathered};
 use super::{MetricRow, ReplicateSpread};
 
 /// The per-format metrics listed first, in this order.
