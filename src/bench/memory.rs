@@ -27,8 +27,8 @@ use std::process::Command;
 use anyhow::Context;
 use candle_core::{Device, Tensor};
 
-use super::sampling::{random_prompts, sequences_of};
-use super::training::{gradients_in_order, optimizer};
+use super::sampling::{random_prompts, random_token, sequences_of};
+use super::training::{gradients_in_order, optimizer, optimizer_step};
 use super::{Bench, Group};
 use crate::model::{Gpt, ModelConfig, PRESET_NAMES};
 use crate::plan::StageKind;
@@ -38,7 +38,6 @@ use crate::training::rl::{
     sample_completions, sample_requests, MicroBatch, PromptRequest, SamplingRequest,
     SamplingSettings,
 };
-use crate::training::{clip_factor, global_norm, AdamW};
 
 /// The default experiment's word-level vocabulary.
 const VOCABULARY: usize = 647;
@@ -201,13 +200,6 @@ fn peak_resident_kibibytes() -> anyhow::Result<u64> {
         .context("/proc/self/status has no VmHWM line")
 }
 
-/// Clips and applies `gradients` in the optimizer's order.
-fn apply(optimizer: &mut AdamW, gradients: &[Tensor]) -> anyhow::Result<()> {
-    let factor = clip_factor(global_norm(gradients)?, Some(1.0));
-    optimizer.step(gradients, 1e-3, factor)?;
-    Ok(())
-}
-
 fn pretraining_steps(config: &ModelConfig) -> anyhow::Result<()> {
     let device = Device::Cpu;
     let stream = Stream::labelled(0, "bench/memory/pretrain");
@@ -222,14 +214,9 @@ fn pretraining_steps(config: &ModelConfig) -> anyhow::Result<()> {
         let batch = Tensor::from_vec(batch, (BATCH, length + 1), &device)?;
         let store = model.next_token_loss(&batch)?.backward()?;
         let gradients = gradients_in_order(&optimizer, &store)?;
-        apply(&mut optimizer, &gradients)?;
+        optimizer_step(&mut optimizer, &gradients)?;
     }
     Ok(())
-}
-
-/// A token other than the two the tokenizer reserves.
-fn token(stream: &mut Stream) -> u32 {
-    2 + stream.below(VOCABULARY as u64 - 2) as u32
 }
 
 fn rl_step(config: &ModelConfig) -> anyhow::Result<()> {
@@ -273,7 +260,7 @@ fn rl_step(config: &ModelConfig) -> anyhow::Result<()> {
         .into_iter()
         .map(|sum| sum.context("a weight got no gradient"))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    apply(&mut optimizer, &gradients)
+    optimizer_step(&mut optimizer, &gradients)
 }
 
 fn evaluation_part(config: &ModelConfig) -> anyhow::Result<()> {
@@ -293,7 +280,7 @@ fn evaluation_part(config: &ModelConfig) -> anyhow::Result<()> {
     let prompts: Vec<(PromptRequest, SamplingSettings)> = (0..PART_PROMPTS)
         .flat_map(|index| {
             let prompt: Vec<u32> = (0..40 + (index * 7) % PART_LENGTHS)
-                .map(|_| token(&mut tokens))
+                .map(|_| random_token(&mut tokens, VOCABULARY))
                 .collect();
             [(PART_GREEDY, greedy, 1), (PART_SAMPLES, sampled, 2)].map(
                 |(samples, settings, label)| {

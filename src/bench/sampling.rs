@@ -36,6 +36,11 @@ pub fn group() -> Group {
     }
 }
 
+/// A random token id below `vocabulary`, never the two reserved ids 0 and 1.
+pub(super) fn random_token(stream: &mut Stream, vocabulary: usize) -> u32 {
+    2 + stream.below(vocabulary as u64 - 2) as u32
+}
+
 /// `count` prompts of `length` random tokens (never the two reserved ids
 /// 0 and 1), each asking for `samples` completions: tokens from `stream`'s
 /// child 1, prompt `i`'s sampling from its child (2, i).
@@ -50,7 +55,7 @@ pub(super) fn random_prompts(
     (0..count)
         .map(|index| PromptRequest {
             tokens: (0..length)
-                .map(|_| 2 + tokens.below(vocabulary as u64 - 2) as u32)
+                .map(|_| random_token(&mut tokens, vocabulary))
                 .collect(),
             stream: stream.derive(&[2, index as u64]),
             samples,
@@ -132,7 +137,7 @@ fn evaluation_part(bench: &mut Bench) -> anyhow::Result<()> {
     let stream = Stream::labelled(0, "bench/evaluation-part");
     let (model, _) = Gpt::initialize(&config, VOCABULARY, &stream, &candle_core::Device::Cpu)?;
     let mut tokens = stream.derive(&[1]);
-    let mut token = || 2 + tokens.below(VOCABULARY as u64 - 2) as u32;
+    let mut token = || random_token(&mut tokens, VOCABULARY);
     let greedy: Vec<PromptRequest> = (0..PART_PROMPTS)
         .map(|index| PromptRequest {
             tokens: (0..16 + (index * 7) % PART_LENGTHS)

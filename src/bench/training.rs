@@ -232,13 +232,24 @@ pub(super) fn optimizer(parameters: Vec<(String, Var)>) -> anyhow::Result<AdamW>
     Ok(AdamW::new(
         parameters,
         AdamWConfig {
-            learning_rate: 1e-3,
+            learning_rate: LEARNING_RATE,
             beta1: 0.9,
             beta2: 0.95,
             epsilon: 1e-8,
             weight_decay: 0.1,
         },
     )?)
+}
+
+/// The bench's learning rate.
+const LEARNING_RATE: f64 = 1e-3;
+
+/// One optimizer step with `gradients` (in the optimizer's order), clipped
+/// to norm 1.
+pub(super) fn optimizer_step(optimizer: &mut AdamW, gradients: &[Tensor]) -> anyhow::Result<()> {
+    let factor = clip_factor(global_norm(gradients)?, Some(1.0));
+    optimizer.step(gradients, LEARNING_RATE, factor)?;
+    Ok(())
 }
 
 /// The gradients in `store` of the optimizer's variables, in its order.
@@ -279,8 +290,7 @@ fn measure(config: &ModelConfig, timed_steps: usize) -> anyhow::Result<Phases> {
         let backward = start.elapsed();
         let start = Instant::now();
         let gradients = gradients_in_order(&optimizer, &store)?;
-        let factor = clip_factor(global_norm(&gradients)?, Some(1.0));
-        optimizer.step(&gradients, 1e-3, factor)?;
+        optimizer_step(&mut optimizer, &gradients)?;
         let optimizer_time = start.elapsed();
         if step > 0 {
             phases.forward += forward;

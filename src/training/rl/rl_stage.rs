@@ -150,23 +150,20 @@ pub fn run(
         }
     }
 
-    let mut first_step = 0;
-    let mut tokens_sampled = 0u64;
-    let mut kept: Vec<KeptSample> = Vec::new();
-    let resumed_from = match RlCheckpoint::latest(work_dir)? {
+    let resumed: Option<RlCheckpointState> = match RlCheckpoint::latest(work_dir)? {
         Some(checkpoint) => {
             rl_checkpoint::restore(&checkpoint, &fingerprint, &variables, &mut optimizer)?;
             kl_controller.restore(checkpoint.state.kl_controller);
-            tokens_sampled = checkpoint.state.tokens;
-            kept = checkpoint.state.kept.clone();
-            first_step = checkpoint.state.step;
-            Some(first_step)
+            Some(checkpoint.state)
         }
         None => None,
     };
-    let keep_through = resumed_from;
-    let mut metrics = JsonlLog::open(&work_dir.join("metrics.jsonl"), keep_through)?;
-    let mut samples_log = JsonlLog::open(&work_dir.join("samples.jsonl"), keep_through)?;
+    let resumed_from = resumed.as_ref().map(|state| state.step);
+    let first_step = resumed_from.unwrap_or(0);
+    let mut tokens_sampled = resumed.as_ref().map_or(0, |state| state.tokens);
+    let mut kept: Vec<KeptSample> = resumed.map(|state| state.kept).unwrap_or_default();
+    let mut metrics = JsonlLog::open(&work_dir.join("metrics.jsonl"), resumed_from)?;
+    let mut samples_log = JsonlLog::open(&work_dir.join("samples.jsonl"), resumed_from)?;
     let snapshot_steps: HashSet<u64> = config.snapshots.iter().copied().collect();
     let template = ModelArtifact {
         seed: config.seed,
@@ -200,6 +197,7 @@ pub fn run(
     let placement = training.placement();
     let total_steps = training.steps;
     let prompts_per_step = training.prompts_per_step as u64;
+    let expert_iteration = matches!(training.algorithm, Algorithm::ExpertIteration { .. });
     observer.started(total_steps, first_step);
     let started = Instant::now();
     let mut tokens_this_process = 0u64;
@@ -225,7 +223,6 @@ pub fn run(
             .collect();
         let decode = |ids: &[u32]| tokenizer.decode(ids);
         let completions = sample_completions(&model, &requests, &settings, eos, &decode)?;
-        let expert_iteration = matches!(training.algorithm, Algorithm::ExpertIteration { .. });
         let mut rollout = Rollout::grade(
             &prompts,
             &completions,
