@@ -21,7 +21,8 @@ use rayon::prelude::*;
 
 use super::causal_softmax::{softmax_backward_row, softmax_row};
 use super::rows::f32_values;
-use super::strided_matrix::{multiply, StridedMatrix};
+use super::matrix_product::multiply;
+use super::strided_matrix::StridedMatrix;
 
 /// `qkv [batch, time, 3 * width]` (queries, keys, values, each head after
 /// head) `-> [batch, time, width]`, heads side by side.

@@ -8,14 +8,17 @@
 //! [`PARALLEL_THRESHOLD`] multiply-adds (a decoding step's) run on the
 //! calling thread: waking the thread pool cost more than they do.
 //!
-//! Determinism: gemm parallelises over blocks of output rows and columns
-//! and keeps every dot product on one thread, so results do not depend on
-//! the thread count (the thread-count test checks it); the bias gradient
-//! sums rows in order.
+//! Determinism: the products' summation order is fixed by their shapes
+//! ([`super::matrix_product`]); gemm parallelises over blocks of output
+//! rows and columns and keeps every dot product on one thread, so results
+//! do not depend on the thread count (the thread-count test checks it);
+//! the bias gradient sums rows in order.
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 
+use super::matrix_product::{Product, Threads};
 use super::rows::f32_values;
+use super::strided_matrix::StridedMatrix;
 
 /// Multiply-adds below which a product runs on one thread.
 const PARALLEL_THRESHOLD: usize = 1 << 20;
@@ -31,13 +34,12 @@ pub struct FusedLinear;
 #[derive(Debug, Clone, Copy)]
 struct FusedLinearBackward;
 
-fn parallelism(multiply_adds: usize) -> gemm::Parallelism {
+fn threads(multiply_adds: usize) -> Threads {
     // The pool the caller runs in (a stage's own, see the local executor).
-    let threads = rayon::current_num_threads();
-    if threads > 1 && multiply_adds >= PARALLEL_THRESHOLD {
-        gemm::Parallelism::Rayon(threads)
+    if rayon::current_num_threads() > 1 && multiply_adds >= PARALLEL_THRESHOLD {
+        Threads::Pool
     } else {
-        gemm::Parallelism::None
+        Threads::One
     }
 }
 
@@ -53,44 +55,28 @@ fn product(
     right_strides: (usize, usize),
     (m, k, n): (usize, usize, usize),
 ) -> candle_core::Result<()> {
-    let last = |(row_stride, column_stride): (usize, usize), rows: usize, columns: usize| {
-        (rows.max(1) - 1) * row_stride + (columns.max(1) - 1) * column_stride
+    let view = |rows, columns, (row_stride, column_stride)| StridedMatrix {
+        offset: 0,
+        rows,
+        columns,
+        row_stride,
+        column_stride,
     };
-    if destination.len() != m * n
-        || (k > 0
-            && (last(left_strides, m, k) >= left.len() || last(right_strides, k, n) >= right.len()))
-    {
+    if destination.len() != m * n {
         candle_core::bail!("`fused-linear`: operand sizes do not match");
     }
-    if m == 0 || n == 0 {
-        return Ok(());
+    Product {
+        accumulate,
+        threads: threads(m * n * k),
     }
-    // SAFETY: the bounds of all three matrices are checked above, and
-    // `destination` is a unique borrow.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            destination.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            left.as_ptr(),
-            left_strides.1 as isize,
-            left_strides.0 as isize,
-            right.as_ptr(),
-            right_strides.1 as isize,
-            right_strides.0 as isize,
-            if accumulate { 1.0 } else { 0.0 },
-            1.0,
-            false,
-            false,
-            false,
-            parallelism(m * n * k),
-        );
-    }
-    Ok(())
+    .compute(
+        destination,
+        StridedMatrix::rows(0, m, n, n),
+        left,
+        view(m, k, left_strides),
+        right,
+        view(k, n, right_strides),
+    )
 }
 
 impl FusedLinear {

@@ -26,6 +26,7 @@ mod exponential;
 mod fused_linear;
 mod fused_norm;
 mod kernel_path;
+mod matrix_product;
 mod pointwise_activation;
 mod rows;
 mod strided_matrix;
