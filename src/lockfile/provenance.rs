@@ -22,7 +22,10 @@ pub struct Provenance {
     /// and the cache).
     #[serde(default)]
     pub dirty: bool,
-    /// The platform: architecture and operating system.
+    /// The platform: architecture and operating system. It names the
+    /// machines on which the recorded outputs are promised (for
+    /// `x86_64-linux`: any x86-64 processor with FMA, any caches and thread
+    /// count, glibc's libm; see docs/runtime.md).
     pub platform: String,
 }
 

@@ -20,8 +20,8 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::causal_softmax::{softmax_backward_row, softmax_row};
-use super::rows::f32_values;
 use super::matrix_product::multiply;
+use super::rows::f32_values;
 use super::strided_matrix::StridedMatrix;
 
 /// `qkv [batch, time, 3 * width]` (queries, keys, values, each head after

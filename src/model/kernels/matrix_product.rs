@@ -167,7 +167,14 @@ pub(crate) fn multiply(
         accumulate: false,
         threads: Threads::One,
     }
-    .compute(destination, destination_view, left, left_view, right, right_view)
+    .compute(
+        destination,
+        destination_view,
+        left,
+        left_view,
+        right,
+        right_view,
+    )
 }
 
 /// How a product treats its output and where it runs.
@@ -207,7 +214,7 @@ impl Product {
         let blocks: Vec<std::ops::Range<usize>> =
             match route(destination_view, left_view, right_view) {
                 Route::CacheBlocked => summation_blocks(k).collect(),
-                _ => vec![0..k],
+                _ => std::iter::once(0..k).collect(),
             };
         let parallelism = match self.threads {
             Threads::One => gemm::Parallelism::None,
@@ -331,13 +338,29 @@ mod tests {
             Route::CacheBlocked
         );
         assert_eq!(
-            route(rows(8, 16), rows(8, 200), StridedMatrix::rows(0, 16, 200, 200).transposed()),
+            route(
+                rows(8, 16),
+                rows(8, 200),
+                StridedMatrix::rows(0, 16, 200, 200).transposed()
+            ),
             Route::Horizontal.min_for_architecture()
         );
-        assert_eq!(route(rows(100, 100), rows(100, 2), rows(2, 100)), Route::OuterProduct);
-        assert_eq!(route(rows(300, 1), rows(300, 300), rows(300, 1)), Route::MatrixVector);
-        assert_eq!(route(rows(64, 64), rows(64, 4096), rows(4096, 64)), Route::Small);
-        assert_eq!(route(rows(65, 64), rows(65, 4096), rows(4096, 64)), Route::CacheBlocked);
+        assert_eq!(
+            route(rows(100, 100), rows(100, 2), rows(2, 100)),
+            Route::OuterProduct
+        );
+        assert_eq!(
+            route(rows(300, 1), rows(300, 300), rows(300, 1)),
+            Route::MatrixVector
+        );
+        assert_eq!(
+            route(rows(64, 64), rows(64, 4096), rows(4096, 64)),
+            Route::Small
+        );
+        assert_eq!(
+            route(rows(65, 64), rows(65, 4096), rows(4096, 64)),
+            Route::CacheBlocked
+        );
     }
 
     impl Route {
@@ -357,43 +380,65 @@ mod tests {
         // `k` below, at and above one block, at two and several blocks, at
         // gemm's own 1,024 and 4,096, and odd sizes; outputs larger than
         // 64 x 64 so that gemm would block `k` by the cache it finds.
-        for &k in &[3, 100, 511, 512, 513, 1000, 1024, 1025, 2047, 4096, 4097, 5001] {
+        for &k in &[
+            3, 100, 511, 512, 513, 1000, 1024, 1025, 2047, 4096, 4097, 5001,
+        ] {
             for &(m, n) in &[(65, 70), (130, 96), (96, 200)] {
                 for accumulate in [false, true] {
                     let left = values(m * k, k as u64);
                     let right = values(k * n, 7 * k as u64 + 1);
                     let start = values(m * n, 3);
-                    let mut computed = if accumulate { start.clone() } else { vec![0.0; m * n] };
+                    let mut computed = if accumulate {
+                        start.clone()
+                    } else {
+                        vec![0.0; m * n]
+                    };
                     let mut expected = computed.clone();
                     let destination_view = StridedMatrix::rows(0, m, n, n);
                     let left_view = StridedMatrix::rows(0, m, k, k);
                     let right_view = StridedMatrix::rows(0, k, n, n);
-                    assert_eq!(route(destination_view, left_view, right_view), Route::CacheBlocked);
+                    assert_eq!(
+                        route(destination_view, left_view, right_view),
+                        Route::CacheBlocked
+                    );
                     for threads in [Threads::One, Threads::Pool] {
                         computed.copy_from_slice(if accumulate { &start } else { &expected });
                         if !accumulate {
                             computed.fill(0.0);
                         }
-                        Product { accumulate, threads }
-                            .compute(
-                                &mut computed,
-                                destination_view,
-                                &left,
-                                left_view,
-                                &right,
-                                right_view,
-                            )
-                            .unwrap();
+                        Product {
+                            accumulate,
+                            threads,
+                        }
+                        .compute(
+                            &mut computed,
+                            destination_view,
+                            &left,
+                            left_view,
+                            &right,
+                            right_view,
+                        )
+                        .unwrap();
                         if threads == Threads::One {
                             let blocks: Vec<_> = summation_blocks(k).collect();
-                            written_out(&mut expected, accumulate, &left, &right, (m, k, n), &blocks);
+                            written_out(
+                                &mut expected,
+                                accumulate,
+                                &left,
+                                &right,
+                                (m, k, n),
+                                &blocks,
+                            );
                         }
                         let differing = computed
                             .iter()
                             .zip(&expected)
                             .filter(|(a, b)| a.to_bits() != b.to_bits())
                             .count();
-                        assert_eq!(differing, 0, "k {k}, {m} x {n}, accumulate {accumulate}, {threads:?}");
+                        assert_eq!(
+                            differing, 0,
+                            "k {k}, {m} x {n}, accumulate {accumulate}, {threads:?}"
+                        );
                     }
                 }
             }
@@ -417,10 +462,16 @@ mod tests {
                 StridedMatrix::rows(0, k, n, n),
             )
             .unwrap();
-            let blocks: Vec<_> = (0..k).step_by(BLOCK).map(|s| s..(s + BLOCK).min(k)).collect();
+            let blocks: Vec<_> = (0..k)
+                .step_by(BLOCK)
+                .map(|s| s..(s + BLOCK).min(k))
+                .collect();
             written_out(&mut expected, false, &left, &right, (m, k, n), &blocks);
             assert!(
-                computed.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()),
+                computed
+                    .iter()
+                    .zip(&expected)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
                 "k {k}"
             );
         }
