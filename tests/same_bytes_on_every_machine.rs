@@ -1,8 +1,9 @@
 //! A stage's bytes depend on its inputs only, not on the machine: the smoke
 //! experiment reproduces its committed lockfile (`run --frozen`) under
-//! imitated CPU cache descriptions and on an emulated AVX2-only processor,
-//! and the kernels' products give the same bits whatever caches the
-//! matrix-product crate reads.
+//! imitated CPU cache descriptions, a smaller experiment
+//! (`tests/same_bytes/micro.echo`) reproduces its own on an emulated
+//! AVX2-only processor, and the kernels' products give the same bits
+//! whatever caches the matrix-product crate reads and on that processor.
 //!
 //! The caches are imitated as gemm reads them: as root, in a private mount
 //! namespace (`unshare -m`), a folder shaped like `/sys/devices/system/cpu`
@@ -161,19 +162,23 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// A throwaway project with the experiment `source` and its committed
+/// lockfile `lockfile`.
+fn project_with(source: &str, lockfile: &str) -> tempfile::TempDir {
+    let directory = tempfile::tempdir().unwrap();
+    for (folder, file) in [("experiments", source), ("lockfiles", lockfile)] {
+        let copy = directory.path().join(folder);
+        std::fs::create_dir_all(&copy).unwrap();
+        let name = Path::new(file).file_name().unwrap();
+        std::fs::copy(file, copy.join(name)).unwrap();
+    }
+    directory
+}
+
 /// A throwaway project with the smoke experiment and its committed
 /// lockfile.
 fn smoke_project() -> tempfile::TempDir {
-    let directory = tempfile::tempdir().unwrap();
-    for (folder, file) in [("experiments", "smoke.echo"), ("lockfiles", "smoke.lock")] {
-        std::fs::create_dir_all(directory.path().join(folder)).unwrap();
-        std::fs::copy(
-            Path::new(folder).join(file),
-            directory.path().join(folder).join(file),
-        )
-        .unwrap();
-    }
-    directory
+    project_with("experiments/smoke.echo", "lockfiles/smoke.lock")
 }
 
 const FROZEN_SMOKE: [&str; 5] = [
@@ -384,6 +389,51 @@ fn emulated_haswell() -> Result<&'static str, String> {
         .into_iter()
         .find(|model| models.split_whitespace().any(|word| word == *model))
         .ok_or_else(|| "qemu-x86_64 knows no Haswell model".to_string())
+}
+
+#[test]
+fn the_whole_pipeline_reproduces_its_lockfile_on_an_emulated_avx2_processor() {
+    let project = project_with(
+        "tests/same_bytes/micro.echo",
+        "tests/same_bytes/lockfiles/micro.lock",
+    );
+    let binary = env!("CARGO_BIN_EXE_echolab");
+    let frozen = ["run", "experiments/micro.echo", "--frozen", "--cache"];
+    let here = Command::new(binary)
+        .args(frozen)
+        .arg("native")
+        .current_dir(project.path())
+        .env_remove("ECHOLAB_CACHE")
+        .output()
+        .unwrap();
+    assert!(
+        here.status.success(),
+        "on this machine (after a deliberate change of the numerics, with a \
+         semantics bump, relock with `echolab run tests/same_bytes/micro.echo`):\n{}",
+        text(&here)
+    );
+    let model = match emulated_haswell() {
+        Ok(model) => model,
+        Err(reason) => {
+            eprintln!("skipping the emulated processor: {reason}");
+            return;
+        }
+    };
+    let output = Command::new("qemu-x86_64")
+        .args(["-cpu", model, binary])
+        .args(frozen)
+        .arg("emulated")
+        .current_dir(project.path())
+        .env_remove("ECHOLAB_CACHE")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "under qemu -cpu {model}:\n{}",
+        text(&output)
+    );
+    assert!(text(&output).contains("9 ran, 0 cached, 0 failed"));
 }
 
 #[test]
