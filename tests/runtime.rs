@@ -607,3 +607,32 @@ fn baseline_prints_each_sources_unigram_loss_beside_the_models() {
         assert!(model < unigram, "{output}");
     }
 }
+
+#[test]
+fn off_a_terminal_a_stage_says_when_it_starts_where_its_log_is_and_how_long_is_left() {
+    let directory = project();
+    let root = directory.path();
+    let output = command(root, &["run", "experiments/mini.echo"])
+        .env("ECHOLAB_PROGRESS_EVERY", "0")
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{printed}");
+    let started = printed
+        .lines()
+        .find(|line| line.starts_with("started  base (log: "))
+        .unwrap_or_else(|| panic!("no start line for `base`:\n{printed}"));
+    let log = started
+        .trim_start_matches("started  base (log: ")
+        .trim_end_matches(')');
+    assert!(Path::new(log).is_file(), "the named log {log} exists");
+    assert!(
+        printed
+            .lines()
+            .any(|line| line.starts_with("progress base: ") && line.ends_with(" left")),
+        "no progress line with the time left:\n{printed}"
+    );
+    // The start line comes before the stage's `ran` line.
+    let position = |prefix: &str| printed.find(prefix).unwrap_or(usize::MAX);
+    assert!(position("started  base") < position("ran      base "));
+}

@@ -60,12 +60,13 @@ pub fn log_file_name(stage: &Stage) -> String {
 }
 
 /// Runs `stage`: from the target cache if it holds it intact, else computed.
-/// `progress` receives `(step, total, message)` while it computes.
+/// `progress` receives `(0, 0, "")` when the stage starts computing, then
+/// `(step, total, message)` while it computes.
 pub fn execute(
     stage: &Stage,
     plan: &Plan,
     places: &Places<'_>,
-    progress: Progress<'_>,
+    mut progress: Progress<'_>,
 ) -> Result<Execution, StageError> {
     let target = places.target;
     let locks = target.locks();
@@ -139,6 +140,7 @@ pub fn execute(
             stage.name
         );
     }
+    progress(0, 0, "");
     let started = std::time::Instant::now();
     let result = if injected_failure(stage) {
         Err(StageError::Other(format!(

@@ -17,11 +17,14 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::execute::{execute, log_file_name, Execution, Places};
 use super::executor::{Executor, ExecutorError, Outcome, RunReport};
+use super::plain_progress::PlainProgress;
 use crate::plan::{Plan, Stage, StageKey};
 
 /// Runs `selected` stages of `plan` (each after the stages it reads),
-/// at most `jobs` at a time. With `show_progress`, draws a progress line per
-/// running stage on standard error.
+/// at most `jobs` at a time. With `show_progress` (a terminal), draws a
+/// progress bar per running stage on standard error; without, prints plain
+/// lines there ([`PlainProgress`]): when a stage starts computing, with its
+/// log, and about every 30 s with the time left.
 pub fn run_local(
     plan: &Plan,
     selected: &[&Stage],
@@ -41,9 +44,11 @@ pub fn run_local(
     } else {
         ProgressDrawTarget::hidden()
     });
-    let style = ProgressStyle::with_template("{prefix:.bold} [{bar:30}] {pos}/{len} {msg} ({eta})")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style = ProgressStyle::with_template(
+        "{prefix:.bold} [{bar:30}] {pos}/{len} {msg} (ETA {eta}, {elapsed} in)",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
     let (sender, receiver) = mpsc::channel::<(StageKey, Outcome)>();
     let threads = threads_per_stage(rayon::current_num_threads(), jobs);
     std::thread::scope(|scope| {
@@ -87,10 +92,18 @@ pub fn run_local(
                 scope.spawn(move || {
                     let start = Instant::now();
                     let progress_bar = bar.clone();
+                    let mut lines =
+                        PlainProgress::new(&stage.name, places.logs.join(log_file_name(stage)));
                     let progress = Box::new(move |step: u64, total: u64, message: &str| {
-                        progress_bar.set_length(total.max(1));
-                        progress_bar.set_position(step);
-                        progress_bar.set_message(message.to_string());
+                        if !show_progress {
+                            if let Some(line) = lines.report(step, total, message, Instant::now()) {
+                                eprintln!("{line}");
+                            }
+                        } else if total > 0 {
+                            progress_bar.set_length(total);
+                            progress_bar.set_position(step);
+                            progress_bar.set_message(message.to_string());
+                        }
                     });
                     let computed =
                         execute_on_threads(threads, || execute(stage, plan, places, progress));

@@ -10,6 +10,7 @@ mod cache;
 mod execute;
 mod executor;
 mod local_executor;
+mod plain_progress;
 mod plan_file;
 mod project;
 pub mod slurm;
