@@ -127,6 +127,17 @@ fn gelu_matches_candle_and_finite_differences() {
 }
 
 #[test]
+fn exponential_matches_candle_and_finite_differences() {
+    // The RL losses' ratio `exp(log p - log p_old)` and the k3 KL estimate.
+    check(
+        "exponential",
+        &|x| kernels::exponential(&x[0]),
+        &|x| x[0].exp(),
+        &[uniform(8, &[5, 24], 2.0)],
+    );
+}
+
+#[test]
 fn relu_matches_candle_and_finite_differences() {
     // Values at least 0.05 away from the kink, where finite differences hold.
     let input = uniform(2, &[5, 30], 3.0);

@@ -267,3 +267,62 @@ fn samples_are_the_same_bits_with_one_or_two_threads() {
     };
     assert_eq!(digest("1"), digest("2"));
 }
+
+/// The logits of row 0 at each of a few decoding steps, decoded among
+/// `rows` rows (row `r` reads the prompt shifted by `r`).
+fn first_row_logits(model: &Gpt, rows: usize, prompt: &[u32], steps: usize) -> Vec<Vec<u32>> {
+    let device = Device::Cpu;
+    let tokens: Vec<u32> = (0..rows as u32)
+        .flat_map(|row| prompt.iter().map(move |token| token + row))
+        .collect();
+    let mut cache = model.new_cache(rows).unwrap();
+    let mut input = Tensor::from_vec(tokens, (rows, prompt.len()), &device).unwrap();
+    let mut found = Vec::new();
+    for step in 0..steps {
+        let logits = model.forward_step(&input, &mut cache).unwrap();
+        let time = logits.dim(1).unwrap();
+        let last: Vec<Vec<f32>> = logits
+            .narrow(1, time - 1, 1)
+            .unwrap()
+            .squeeze(1)
+            .unwrap()
+            .to_vec2()
+            .unwrap();
+        found.push(last[0].iter().map(|value| value.to_bits()).collect());
+        let next: Vec<u32> = (0..rows as u32)
+            .map(|row| 3 + (row + step as u32) % 7)
+            .collect();
+        input = Tensor::from_vec(next, (rows, 1), &device).unwrap();
+    }
+    found
+}
+
+#[test]
+fn a_rows_logits_do_not_depend_on_how_many_rows_share_its_cache_from_the_fewest_on() {
+    // The sampler pads a cache to `cache_rows` rows and no further: from
+    // that many rows on, row 0's logits must be the same bits at every
+    // cache size (16, the old fixed size, included); below it they differ
+    // (another route of the matrix products), which is why it pads.
+    for (preset, width) in [("tiny", 80), ("small", 128)] {
+        let mut config = ModelConfig::preset(preset).unwrap();
+        config.context = 24;
+        assert_eq!(config.width, width);
+        let model = Gpt::initialize(&config, 647, &Stream::new(4), &Device::Cpu)
+            .unwrap()
+            .0;
+        let fewest = echolab::training::rl::cache_rows(&model, 1);
+        let prompt = [5u32, 6, 7, 8, 9];
+        let reference = first_row_logits(&model, 16, &prompt, 4);
+        for rows in fewest..=40 {
+            assert!(
+                first_row_logits(&model, rows, &prompt, 4) == reference,
+                "{preset}: row 0 decoded among {rows} rows differs from among 16"
+            );
+        }
+        assert!(
+            first_row_logits(&model, fewest - 1, &prompt, 4) != reference,
+            "{preset}: {} rows already give the bits of 16; pad less",
+            fewest - 1
+        );
+    }
+}

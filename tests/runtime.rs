@@ -90,7 +90,11 @@ fn reference_outputs() -> BTreeMap<String, BTreeMap<String, String>> {
     REFERENCE
         .get_or_init(|| {
             let directory = project();
-            let (ok, output) = run(directory.path(), &["run", "experiments/mini.echo"]);
+            // One stage at a time, each on every thread.
+            let (ok, output) = run(
+                directory.path(),
+                &["run", "experiments/mini.echo", "--jobs", "1"],
+            );
             assert!(ok, "{output}");
             outputs(directory.path())
         })
@@ -188,13 +192,16 @@ fn run_again_computing_only(root: &Path, experiment: &str, stage: &str) {
     );
 }
 
-/// The logs of `experiment`'s stages whose log file names start with
-/// `prefix`, concatenated.
+/// The stage logs (not the timing records beside them) of `experiment`
+/// whose names start with `prefix`, one after another.
 fn logs(root: &Path, experiment: &str, prefix: &str) -> String {
     std::fs::read_dir(root.join(".echolab/logs").join(experiment))
         .unwrap()
         .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().starts_with(prefix))
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.starts_with(prefix) && name.ends_with(".log")
+        })
         .map(|entry| std::fs::read_to_string(entry.path()).unwrap())
         .collect()
 }
@@ -245,34 +252,46 @@ fn two_runs_at_once_compute_each_stage_once_and_both_succeed() {
 }
 
 #[test]
-fn each_stage_computes_on_its_share_of_the_threads_and_the_bytes_do_not_change() {
-    // A fresh project run with 4 threads shared out between `jobs` stages.
-    let run_with_jobs = |jobs: &str| {
+fn stages_that_start_together_share_the_threads_one_alone_gets_them_all_and_the_bytes_do_not_change(
+) {
+    // A fresh project run with 4 threads; `None` leaves `--jobs` to its
+    // default (one stage per thread).
+    let run_with_jobs = |jobs: Option<&str>| {
         let directory = project();
-        let output = command(
-            directory.path(),
-            &["run", "experiments/mini.echo", "--jobs", jobs],
-        )
-        .env("RAYON_NUM_THREADS", "4")
-        .output()
-        .unwrap();
+        let mut arguments = vec!["run", "experiments/mini.echo"];
+        if let Some(jobs) = jobs {
+            arguments.extend(["--jobs", jobs]);
+        }
+        let output = command(directory.path(), &arguments)
+            .env("RAYON_NUM_THREADS", "4")
+            .output()
+            .unwrap();
         assert!(output.status.success(), "{output:?}");
         directory
     };
-    let directory = run_with_jobs("4");
-    let root = directory.path();
-    for stage in ["code", "prose", "base.tokenizer", "base"] {
+    let threads_of = |root: &Path, stage: &str| -> String {
         let log = logs(root, "mini", &format!("{stage}."));
-        assert!(
-            log.contains(&format!("computing `{stage}` on 1 thread\n")),
-            "{stage}: {log}"
-        );
+        log.lines()
+            .find_map(|line| line.strip_prefix(&format!("computing `{stage}` on ")))
+            .unwrap_or_else(|| panic!("{stage}: {log}"))
+            .to_string()
+    };
+    for jobs in [None, Some("4")] {
+        let directory = run_with_jobs(jobs);
+        let root = directory.path();
+        // The two data stages start together and share the 4 threads; the
+        // tokenizer and the pretraining each start alone and get all 4.
+        assert_eq!(threads_of(root, "code"), "2 threads", "{jobs:?}");
+        assert_eq!(threads_of(root, "prose"), "2 threads", "{jobs:?}");
+        assert_eq!(threads_of(root, "base.tokenizer"), "4 threads", "{jobs:?}");
+        assert_eq!(threads_of(root, "base"), "4 threads", "{jobs:?}");
+        // The reference ran with every thread in one stage at a time.
+        assert_eq!(outputs(root), reference_outputs());
     }
-    // The reference ran with every thread in one stage at a time.
-    assert_eq!(outputs(root), reference_outputs());
-    let directory = run_with_jobs("2");
+    let directory = run_with_jobs(Some("1"));
     let root = directory.path();
-    assert!(logs(root, "mini", "base.").contains("computing `base` on 2 threads\n"));
+    assert_eq!(threads_of(root, "code"), "4 threads");
+    assert_eq!(outputs(root), reference_outputs());
 }
 
 #[test]

@@ -104,7 +104,7 @@ fn run(bench: &mut Bench) -> anyhow::Result<()> {
             &format!("{name} sampling speed"),
             generated as f64 / elapsed,
             "tokens/s",
-            &format!("{threads} threads, {ROWS_PER_CACHE} rows per cache, one run"),
+            &format!("{threads} threads, at most {ROWS_PER_CACHE} rows per cache, one run"),
         );
         let sequences = sequences_of(&requests, &completions);
         let start = Instant::now();
@@ -244,8 +244,11 @@ fn evaluation_part(bench: &mut Bench) -> anyhow::Result<()> {
         "the answers asked in one call differ from those asked kind by kind"
     );
     let kinds = [&greedy, &prefilled[0], &prefilled[1], &greedy, &sampled];
-    let separate_rows: usize = kinds.iter().map(|kind| decoded_rows(kind.iter())).sum();
-    let together_rows = decoded_rows(requests.iter().map(|request| request.prompt));
+    let separate_rows: usize = kinds
+        .iter()
+        .map(|kind| decoded_rows(&model, kind.iter()))
+        .sum();
+    let together_rows = decoded_rows(&model, requests.iter().map(|request| request.prompt));
     let answers = PART_PROMPTS * (4 + 8);
     bench.record(
         "evaluation part, one call per kind of answer",

@@ -66,9 +66,10 @@ enum Command {
         /// Run only this stage (or every stage of this definition) and what it reads.
         #[arg(long)]
         stage: Option<String>,
-        /// How many stages may run at once.
-        #[arg(long, default_value_t = 1)]
-        jobs: usize,
+        /// How many stages may run at once (default: one per core, each
+        /// stage computing on its share of the cores; the bytes do not change).
+        #[arg(long)]
+        jobs: Option<usize>,
         /// Refuse to run if the lockfile is missing or out of date.
         #[arg(long)]
         locked: bool,
@@ -269,7 +270,7 @@ pub fn main() -> ExitCode {
             &file,
             run::RunOptions {
                 stage,
-                jobs,
+                jobs: jobs.unwrap_or_else(rayon::current_num_threads).max(1),
                 locked,
                 frozen,
                 cache,

@@ -25,7 +25,7 @@ pub struct Provenance {
     /// The platform: architecture and operating system. It names the
     /// machines on which the recorded outputs are promised (for
     /// `x86_64-linux`: any x86-64 processor with FMA, any caches and thread
-    /// count, glibc's libm; see docs/runtime.md).
+    /// count, any C library; see docs/runtime.md).
     pub platform: String,
 }
 

@@ -223,17 +223,29 @@ impl Gpt {
     /// `[batch, time + 1]`: `[batch, time]`, entry `t` being
     /// `log p(sequences[t + 1] | sequences[..=t])`.
     pub fn token_log_probabilities(&self, sequences: &Tensor) -> Result<Tensor, ModelError> {
-        let (batch, length) = sequences.dims2()?;
-        let time = length.saturating_sub(1);
+        let time = sequences.dim(1)?.saturating_sub(1);
         let inputs = sequences.narrow(1, 0, time)?;
         let targets = sequences.narrow(1, 1, time)?.contiguous()?;
+        self.target_log_probabilities(&self.forward(&inputs)?, &targets)
+    }
+
+    /// `log softmax(logits)[target]` at every position: logits `[batch,
+    /// time, vocabulary]` and targets `[batch, time]` give `[batch, time]`.
+    /// The fused kernel's sums have a fixed order and its exponential and
+    /// logarithm are the crate's own, so the bits are the same on every
+    /// machine; the composed path is candle's `log_softmax`.
+    pub fn target_log_probabilities(
+        &self,
+        logits: &Tensor,
+        targets: &Tensor,
+    ) -> Result<Tensor, ModelError> {
+        let (batch, time) = targets.dims2()?;
         if self.kernel_path == KernelPath::Fused {
-            let logits = self.forward(&inputs)?;
             let flat = logits.reshape((batch * time, self.vocabulary_size))?;
             let picked = kernels::token_log_probabilities(&flat, &targets.flatten_all()?)?;
             return Ok(picked.reshape((batch, time))?);
         }
-        let log_probabilities = candle_nn::ops::log_softmax(&self.forward(&inputs)?, D::Minus1)?;
+        let log_probabilities = candle_nn::ops::log_softmax(logits, D::Minus1)?;
         Ok(log_probabilities
             .gather(&targets.unsqueeze(2)?, 2)?
             .squeeze(2)?)

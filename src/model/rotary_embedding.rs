@@ -28,10 +28,10 @@ impl RotaryEmbedding {
         let mut sines = Vec::with_capacity(context * half);
         for position in 0..context {
             for pair in 0..half {
-                let frequency = BASE.powf(-(2.0 * pair as f64) / head_width as f64);
+                let frequency = libm::pow(BASE, -(2.0 * pair as f64) / head_width as f64);
                 let angle = position as f64 * frequency;
-                cosines.push(angle.cos() as f32);
-                sines.push(angle.sin() as f32);
+                cosines.push(libm::cos(angle) as f32);
+                sines.push(libm::sin(angle) as f32);
             }
         }
         Ok(RotaryEmbedding {

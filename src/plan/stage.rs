@@ -64,9 +64,15 @@ impl StageKind {
             StageKind::Data => 1,
             StageKind::Tokenizer => 1,
             // 2: fused CPU kernels round differently than candle's ops.
-            StageKind::Pretrain => 2,
-            StageKind::Rl => 2,
-            StageKind::Eval => 2,
+            // 3: row sums (softmax, norms, the loss's normaliser) in a fixed
+            // lane order that vectorises; log, exp and cos from the `libm`
+            // crate instead of the platform's; the sampler draws from the
+            // untempered weights in token order (no sort without top-p); RL
+            // log-probabilities through the fused kernel; PPO's value head
+            // through the fused linear map.
+            StageKind::Pretrain => 3,
+            StageKind::Rl => 3,
+            StageKind::Eval => 3,
             // 2: metrics values are parsed correctly rounded (serde_json's
             // `float_roundtrip`), so `metrics.csv` repeats them exactly.
             // 3: charts (SVG, PNG) and `report.html` besides `metrics.csv`.

@@ -99,9 +99,9 @@ impl Stream {
     /// A standard normal sample (Box-Muller; one value per call).
     pub fn next_normal(&mut self) -> f64 {
         // 1 - u is in (0, 1], so the logarithm is finite.
-        let radius = (-2.0 * (1.0 - self.next_f64()).ln()).sqrt();
+        let radius = (-2.0 * libm::log(1.0 - self.next_f64())).sqrt();
         let angle = std::f64::consts::TAU * self.next_f64();
-        radius * angle.cos()
+        radius * libm::cos(angle)
     }
 
     /// Where this stream is, so that a resumed run can continue it.

@@ -4,10 +4,12 @@
 //!
 //! Threads: each stage computes in its own rayon pool of
 //! [`threads_per_stage`] threads, the process's threads (`RAYON_NUM_THREADS`,
-//! else the cores) shared out between the `jobs` stages that may run at
-//! once. On two cores, two stages on one thread each did more in total
-//! than one stage on two (docs/performance.md). No result depends on a
-//! thread count: every kernel keeps its sums in index order.
+//! else the cores) shared out between the stages running once it starts
+//! (at most `jobs`): a stage that starts alone, as pretraining does, gets
+//! every thread; stages that start together share them. On two cores, two
+//! stages on one thread each did more in total than one stage on two
+//! (docs/performance.md). No result depends on a thread count: every
+//! kernel's sums have an order fixed by the shapes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
@@ -50,11 +52,24 @@ pub fn run_local(
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");
     let (sender, receiver) = mpsc::channel::<(StageKey, Outcome)>();
-    let threads = threads_per_stage(rayon::current_num_threads(), jobs);
+    let available = rayon::current_num_threads();
     std::thread::scope(|scope| {
         let mut running: BTreeSet<StageKey> = BTreeSet::new();
         loop {
             // Start every stage whose upstream stages are done, within `jobs`.
+            let ready = order
+                .iter()
+                .filter(|stage| {
+                    !outcomes.contains_key(&stage.key)
+                        && !running.contains(&stage.key)
+                        && stage
+                            .upstream
+                            .values()
+                            .filter(|key| wanted.contains(key))
+                            .all(|key| outcomes.contains_key(key))
+                })
+                .count();
+            let threads = threads_per_stage(available, (running.len() + ready).min(jobs.max(1)));
             for stage in &order {
                 if running.len() >= jobs.max(1) {
                     break;

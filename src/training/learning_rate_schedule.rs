@@ -68,7 +68,7 @@ impl LearningRateSchedule {
             DecayKind::Constant => 1.0,
             DecayKind::Linear => 1.0 - (1.0 - floor) * progress,
             DecayKind::Cosine => {
-                floor + (1.0 - floor) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+                floor + (1.0 - floor) * 0.5 * (1.0 + libm::cos(std::f64::consts::PI * progress))
             }
         }
     }

@@ -16,6 +16,7 @@
 use candle_core::{CpuStorage, CustomOp3, InplaceOp2, Layout, Shape};
 
 use super::exponential::exp;
+use super::lanes;
 use super::rows::{f32_values, for_each_costly_row};
 
 /// `(qkv [batch, time, 3 * width], keys, values [batch, heads, context,
@@ -68,22 +69,15 @@ impl CustomOp3 for CachedAttention {
                 let query_start = (b * time + i) * triple + head * head_width;
                 let query = &queries[query_start..query_start + head_width];
                 let cache_start = (b * heads + head) * context * head_width;
-                let mut maximum = f32::NEG_INFINITY;
                 for (position, score) in scores.iter_mut().enumerate() {
                     let start = cache_start + position * head_width;
-                    let key = &keys[start..start + head_width];
-                    let mut dot = 0f32;
-                    for (&q, &k) in query.iter().zip(key) {
-                        dot += q * k;
-                    }
-                    *score = dot;
-                    maximum = maximum.max(dot);
+                    *score = lanes::dot(query, &keys[start..start + head_width]);
                 }
-                let mut sum = 0f32;
+                let maximum = lanes::maximum(&scores);
                 for score in scores.iter_mut() {
                     *score = exp((*score - maximum) * self.scale);
-                    sum += *score;
                 }
+                let sum = lanes::sum(&scores);
                 let reciprocal = 1.0 / sum;
                 let mixed = &mut out[head * head_width..(head + 1) * head_width];
                 for (position, &score) in scores.iter().enumerate() {

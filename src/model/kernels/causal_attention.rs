@@ -19,7 +19,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::causal_softmax::{softmax_backward_row, softmax_row};
+use super::causal_softmax::{softmax_backward_row, softmax_in_place};
 use super::matrix_product::multiply;
 use super::rows::f32_values;
 use super::strided_matrix::StridedMatrix;
@@ -87,8 +87,7 @@ impl CausalAttention {
         let scores = StridedMatrix::rows(0, time, time, time);
         multiply(weights, scores, qkv, queries, qkv, keys.transposed())?;
         for (row, values) in weights.chunks_mut(time).enumerate() {
-            let raw = values.to_vec();
-            softmax_row(&raw, values, row + 1, self.scale);
+            softmax_in_place(values, row + 1, self.scale);
         }
         Ok(())
     }

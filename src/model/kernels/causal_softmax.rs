@@ -11,6 +11,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 
 use super::exponential::exp;
+use super::lanes;
 use super::rows::{f32_values, for_each_row};
 
 /// `softmax(scale * scores)` over the last dimension of scores
@@ -30,37 +31,28 @@ struct CausalSoftmaxBackward {
     scale: f32,
 }
 
-/// Writes into `out` the softmax of `scale * scores[..visible]`, and zeros
-/// after it. `out` may hold anything before; `scores` and `out` have the
-/// same length.
-pub(crate) fn softmax_row(scores: &[f32], out: &mut [f32], visible: usize, scale: f32) {
-    let (shown, hidden) = out.split_at_mut(visible);
-    let scores = &scores[..visible];
-    let mut maximum = f32::NEG_INFINITY;
-    for &score in scores {
-        maximum = maximum.max(score);
+/// Turns `row[..visible]` in place into the softmax of `scale * row[..visible]`,
+/// and sets the rest of `row` to zero. The maximum, the exponentials and
+/// the normalisation are each one vectorised pass; the sum is taken in the
+/// lane order of [`lanes`](super::lanes), fixed by `visible` alone.
+pub(crate) fn softmax_in_place(row: &mut [f32], visible: usize, scale: f32) {
+    let (shown, hidden) = row.split_at_mut(visible.min(row.len()));
+    let maximum = lanes::maximum(shown);
+    for value in shown.iter_mut() {
+        *value = exp((*value - maximum) * scale);
     }
-    let mut sum = 0f32;
-    for (out, &score) in shown.iter_mut().zip(scores) {
-        let value = exp((score - maximum) * scale);
-        *out = value;
-        sum += value;
-    }
-    let reciprocal = 1.0 / sum;
-    for out in shown.iter_mut() {
-        *out *= reciprocal;
+    let reciprocal = 1.0 / lanes::sum(shown);
+    for value in shown.iter_mut() {
+        *value *= reciprocal;
     }
     hidden.fill(0.0);
 }
 
 /// Turns `gradient` (of a row of softmax `weights`) in place into the
 /// gradient of the raw scores: `scale * weights * (gradient - <gradient,
-/// weights>)`.
+/// weights>)`, the inner product in the lane order.
 pub(crate) fn softmax_backward_row(weights: &[f32], gradient: &mut [f32], scale: f32) {
-    let mut dot = 0f32;
-    for (&weight, &value) in weights.iter().zip(gradient.iter()) {
-        dot += weight * value;
-    }
+    let dot = lanes::dot(weights, gradient);
     for (value, &weight) in gradient.iter_mut().zip(weights) {
         *value = scale * weight * (*value - dot);
     }
@@ -92,12 +84,8 @@ impl CustomOp1 for CausalSoftmax {
         let mut output = vec![0f32; scores.len()];
         for_each_row(&mut output, keys, |row, out| {
             let visible = self.offset + row % time + 1;
-            softmax_row(
-                &scores[row * keys..(row + 1) * keys],
-                out,
-                visible,
-                self.scale,
-            );
+            out.copy_from_slice(&scores[row * keys..(row + 1) * keys]);
+            softmax_in_place(out, visible, self.scale);
         });
         Ok((CpuStorage::F32(output), layout.shape().clone()))
     }

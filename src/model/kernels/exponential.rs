@@ -50,6 +50,37 @@ pub(crate) fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + exp(-x))
 }
 
+/// [`exp`] of every value of a tensor, with its gradient `upstream *
+/// exp(x)`: candle's own `Tensor::exp` calls the platform's `expf`, whose
+/// bits differ between libm versions.
+#[derive(Debug, Clone, Copy)]
+pub struct Exponential;
+
+impl candle_core::CustomOp1 for Exponential {
+    fn name(&self) -> &'static str {
+        "exponential"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let values = super::rows::f32_values(storage, layout, self.name())?;
+        let output: Vec<f32> = values.iter().map(|&value| exp(value)).collect();
+        Ok((candle_core::CpuStorage::F32(output), layout.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _input: &candle_core::Tensor,
+        output: &candle_core::Tensor,
+        upstream: &candle_core::Tensor,
+    ) -> candle_core::Result<Option<candle_core::Tensor>> {
+        Ok(Some((upstream * output)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

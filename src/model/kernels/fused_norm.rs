@@ -10,6 +10,7 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::lanes;
 use super::rows::{f32_values, for_each_row};
 use crate::model::NormKind;
 
@@ -40,23 +41,12 @@ impl FusedNorm {
         let width = row.len() as f32;
         match self.kind {
             NormKind::LayerNorm => {
-                let mut sum = 0f32;
-                for &value in row {
-                    sum += value;
-                }
-                let mean = sum / width;
-                let mut squares = 0f32;
-                for &value in row {
-                    let centred = value - mean;
-                    squares += centred * centred;
-                }
+                let mean = lanes::sum(row) / width;
+                let squares = lanes::sum_of(row, |value| (value - mean) * (value - mean));
                 (mean, 1.0 / (squares / width + self.epsilon).sqrt())
             }
             NormKind::RmsNorm => {
-                let mut squares = 0f32;
-                for &value in row {
-                    squares += value * value;
-                }
+                let squares = lanes::dot(row, row);
                 (0.0, 1.0 / (squares / width + self.epsilon).sqrt())
             }
         }
@@ -214,22 +204,20 @@ impl CustomOp3 for NormBackward {
             let (mean, reciprocal) = statistics[row];
             // d(normalized) = upstream * gain; the input gradient removes
             // its mean (layer norm only) and its projection on `normalized`.
-            let mut sum = 0f32;
-            let mut dot = 0f32;
-            for index in 0..width {
-                let scaled = upstream[index] * gain[index];
-                sum += scaled;
-                dot += scaled * (values[index] - mean) * reciprocal;
-            }
+            let scaled: Vec<f32> = upstream.iter().zip(gain).map(|(u, g)| u * g).collect();
+            let normalized: Vec<f32> = values
+                .iter()
+                .map(|value| (value - mean) * reciprocal)
+                .collect();
+            let sum = lanes::sum(&scaled);
+            let dot = lanes::dot(&scaled, &normalized);
             let width = width as f32;
             let mean_scaled = match self.kind {
                 NormKind::LayerNorm => sum / width,
                 NormKind::RmsNorm => 0.0,
             };
             let mean_dot = dot / width;
-            for (index, out) in out.iter_mut().enumerate() {
-                let normalized = (values[index] - mean) * reciprocal;
-                let scaled = upstream[index] * gain[index];
+            for ((out, &scaled), &normalized) in out.iter_mut().zip(&scaled).zip(&normalized) {
                 *out = reciprocal * (scaled - mean_scaled - normalized * mean_dot);
             }
         });

@@ -134,6 +134,16 @@ impl Layout {
     }
 }
 
+/// The fewest rows `m` at which a product `[m, k] × [k, columns]` whose
+/// operands are contiguous along `k` (a linear layer's, as in decoding)
+/// takes the same route as with many rows: one row is a matrix-vector
+/// product and `m * columns <= 256` the horizontal route, each summing in
+/// its own order. From this many rows on, a row's outputs are the same bits
+/// whatever the number of rows (each output value is one chain over `k`).
+pub fn fewest_rows_of_the_general_route(columns: usize) -> usize {
+    (16 * 16 / columns.max(1) + 1).max(2)
+}
+
 /// The route gemm takes for `destination = left × right` with these views.
 pub(crate) fn route(
     destination: StridedMatrix,

@@ -23,10 +23,13 @@ mod cached_attention;
 mod causal_attention;
 mod causal_softmax;
 mod exponential;
+pub(crate) use exponential::exp;
 mod fused_linear;
 mod fused_norm;
 mod kernel_path;
+pub(crate) mod lanes;
 mod matrix_product;
+pub use matrix_product::fewest_rows_of_the_general_route;
 mod pointwise_activation;
 mod rows;
 mod strided_matrix;
@@ -37,6 +40,7 @@ pub use bias_add::{BiasAdd, ColumnSum};
 pub use cached_attention::{CacheWrite, CachedAttention};
 pub use causal_attention::CausalAttention;
 pub use causal_softmax::CausalSoftmax;
+pub use exponential::Exponential;
 pub use fused_linear::FusedLinear;
 pub use fused_norm::FusedNorm;
 pub use kernel_path::KernelPath;
@@ -147,4 +151,10 @@ pub fn token_log_probabilities(logits: &Tensor, targets: &Tensor) -> candle_core
     logits
         .contiguous()?
         .apply_op2(&targets.contiguous()?, TokenLogProbability)
+}
+
+/// `e^x` of every value (the crate's own exponential, the same bits on
+/// every machine), differentiable.
+pub fn exponential(input: &Tensor) -> candle_core::Result<Tensor> {
+    input.contiguous()?.apply_op1(Exponential)
 }

@@ -10,6 +10,7 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::exponential::exp;
+use super::lanes;
 use super::rows::{f32_values, for_each_row, u32_values};
 
 /// `(logits [rows, vocab], targets [rows] u32) -> [rows]`: entry `r` is
@@ -21,17 +22,11 @@ pub struct TokenLogProbability;
 #[derive(Debug, Clone, Copy)]
 struct TokenLogProbabilityBackward;
 
-/// The maximum and the sum of `exp(logit - maximum)` of one row.
+/// The maximum and the sum of `exp(logit - maximum)` of one row, the sum
+/// in the lane order of [`lanes`].
 fn normaliser(row: &[f32]) -> (f32, f32) {
-    let mut maximum = f32::NEG_INFINITY;
-    for &logit in row {
-        maximum = maximum.max(logit);
-    }
-    let mut sum = 0f32;
-    for &logit in row {
-        sum += exp(logit - maximum);
-    }
-    (maximum, sum)
+    let maximum = lanes::maximum(row);
+    (maximum, lanes::sum_of(row, |logit| exp(logit - maximum)))
 }
 
 /// The logits as `(values, rows, vocab)` and the targets, checked.
@@ -81,7 +76,7 @@ impl CustomOp2 for TokenLogProbability {
             .zip(targets.par_iter())
             .map(|(row, &target)| {
                 let (maximum, sum) = normaliser(row);
-                row[target as usize] - maximum - sum.ln()
+                row[target as usize] - maximum - libm::logf(sum)
             })
             .collect();
         Ok((CpuStorage::F32(output), Shape::from(targets.len())))

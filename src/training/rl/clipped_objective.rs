@@ -21,7 +21,7 @@ pub fn clipped_policy_loss_tensor(
     advantages: &Tensor,
     clip: f64,
 ) -> candle_core::Result<Tensor> {
-    let ratio = log_ratio.exp()?;
+    let ratio = crate::model::kernels::exponential(log_ratio)?;
     let clipped = ratio.clamp(1.0 - clip, 1.0 + clip)?;
     let unclipped_objective = (&ratio * advantages)?;
     let clipped_objective = (&clipped * advantages)?;

@@ -43,7 +43,9 @@ impl KlEstimator {
         match self {
             KlEstimator::K1 => Ok(log_ratio.clone()),
             KlEstimator::K2 => log_ratio.sqr()? * 0.5,
-            KlEstimator::K3 => ((log_ratio.neg()?.exp()? - 1.0)? + log_ratio)?.contiguous(),
+            KlEstimator::K3 => ((crate::model::kernels::exponential(&log_ratio.neg()?)? - 1.0)?
+                + log_ratio)?
+                .contiguous(),
         }
     }
 }

@@ -109,7 +109,7 @@ impl KlController {
             KlSchedule::Constant { coefficient } => coefficient,
             KlSchedule::Linear { start, end } => start + (end - start) * progress,
             KlSchedule::Cosine { start, end } => {
-                end + (start - end) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+                end + (start - end) * 0.5 * (1.0 + libm::cos(std::f64::consts::PI * progress))
             }
             KlSchedule::Adaptive { .. } => self.adaptive_coefficient,
         }

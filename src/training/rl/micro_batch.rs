@@ -9,7 +9,7 @@
 //! run. Right padding (with EOS) never changes the real tokens' outputs:
 //! attention is causal.
 
-use candle_core::{Device, Tensor, D};
+use candle_core::{Device, Tensor};
 
 use super::ValueHead;
 use crate::model::Gpt;
@@ -172,9 +172,7 @@ impl MicroBatch {
         let targets = self.tokens.narrow(1, 1, self.length)?.contiguous()?;
         let hidden = model.hidden_states(&inputs)?;
         let logits = model.logits(&hidden)?;
-        let log_probabilities = candle_nn::ops::log_softmax(&logits, D::Minus1)?
-            .gather(&targets.unsqueeze(2)?, 2)?
-            .squeeze(2)?;
+        let log_probabilities = model.target_log_probabilities(&logits, &targets)?;
         let values = match value_head {
             Some(head) => Some(head.forward(&hidden)?),
             None => None,

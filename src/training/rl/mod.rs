@@ -66,7 +66,7 @@ pub use rl_metrics::{FormatShares, RlStepMetrics};
 pub use rl_snapshot::snapshot_directory;
 pub use rl_stage::{prompt_text, run, RlInputs, RlOutcome};
 pub use sampler::{
-    choose_token, decoded_rows, log_softmax, mask_tokens, sample_completions,
+    cache_rows, choose_token, decoded_rows, log_softmax, mask_tokens, sample_completions,
     sample_completions_with_first_token_mask, sample_requests, top_p_filter, Completion,
     PromptRequest, SamplingRequest, SamplingSettings, ROWS_PER_CACHE,
 };

@@ -42,10 +42,13 @@ pub(super) struct PolicyUpdate<'a> {
 /// The policy-gradient update of one step: the rollout's advantages, then
 /// `epochs` passes over the rollout (PPO's and GRPO's setting; one for
 /// REINFORCE), each one optimizer step. Returns the first pass's mean loss
-/// terms per completion token and its gradient norm.
+/// terms per completion token and its gradient norm. If the rollout's
+/// policy log-probabilities were left to the update
+/// ([`Rollout::measure`]), the first pass fills them from its own forward
+/// pass, before the weights change.
 pub(super) fn update_policy(
     update: &PolicyUpdate,
-    rollout: &Rollout,
+    rollout: &mut Rollout,
     batches: &[MicroBatch],
     optimizer: &mut AdamW,
 ) -> Result<(LossTerms, f64), RlError> {
@@ -74,7 +77,7 @@ pub(super) fn update_policy(
 /// terms per completion token and the gradient norm.
 fn one_pass(
     update: &PolicyUpdate,
-    rollout: &Rollout,
+    rollout: &mut Rollout,
     advantages: &Advantages,
     batches: &[MicroBatch],
     optimizer: &mut AdamW,
@@ -92,6 +95,12 @@ fn one_pass(
     let mut gradients: Vec<Option<Tensor>> = vec![None; update.names.len()];
     for batch in batches {
         let output = batch.forward(update.model, update.value_head)?;
+        if !rollout.policy_measured {
+            let rows = batch.gather(&output.log_probabilities.detach())?;
+            for (&index, row) in batch.rows.iter().zip(rows) {
+                rollout.old_log_probabilities[index] = row;
+            }
+        }
         let old = batch.scatter(&rollout.old_log_probabilities)?;
         let advantage = batch.scatter(&advantages.advantages)?;
         let log_ratio = (&output.log_probabilities - &old)?;
@@ -99,7 +108,7 @@ fn one_pass(
             Algorithm::Ppo { clip, .. } | Algorithm::Grpo { clip, .. } => {
                 clipped_policy_loss_tensor(&log_ratio, &advantage, *clip)?
             }
-            _ => (log_ratio.exp()? * &advantage)?.neg()?,
+            _ => (crate::model::kernels::exponential(&log_ratio)? * &advantage)?.neg()?,
         };
         let mut loss_tokens = policy_tokens.clone();
         let masked_sum = |tensor: &Tensor| -> Result<f64, RlError> {
@@ -142,6 +151,7 @@ fn one_pass(
         terms.total += loss_value;
         accumulate(&mut gradients, &loss, optimizer, update.names)?;
     }
+    rollout.policy_measured = true;
     let norm = apply(
         gradients,
         optimizer,
@@ -196,4 +206,128 @@ pub(super) fn apply(
     }
     optimizer.step(&gradients, learning_rate, clip_factor(norm, gradient_clip))?;
     Ok(norm)
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::Device;
+
+    use super::*;
+    use crate::model::{Gpt, ModelConfig};
+    use crate::random::Stream;
+    use crate::training::AdamWConfig;
+
+    /// One GRPO update (KL in the loss) of a seeded model on a fixed
+    /// rollout; `policy_before_update` says whether the rollout measures
+    /// the policy's log-probabilities first or leaves them to the update.
+    /// Returns those log-probabilities and the updated weights' bits.
+    fn grpo_update(policy_before_update: bool) -> (Vec<Vec<f64>>, Vec<u32>) {
+        let mut config = ModelConfig::preset("tiny").unwrap();
+        config.context = 24;
+        let stream = Stream::new(11);
+        let (model, parameters) = Gpt::initialize(&config, 30, &stream, &Device::Cpu).unwrap();
+        let (reference, _) = Gpt::initialize(&config, 30, &stream, &Device::Cpu).unwrap();
+        let prompts = [vec![3u32, 4, 5], vec![6, 7]];
+        let completions = [
+            vec![8u32, 9, 1],
+            vec![10, 1],
+            vec![11, 12, 13, 1],
+            vec![14, 1],
+        ];
+        let mut rollout = Rollout::for_tests(
+            completions
+                .iter()
+                .enumerate()
+                .map(|(index, completion)| TrainingSequence::new(&prompts[index / 2], completion))
+                .collect(),
+            vec![0, 0, 1, 1],
+            vec![1.0, 0.0, 0.0, 1.0],
+        );
+        let batches = MicroBatch::plan(&rollout.sequences, 1).unwrap();
+        rollout
+            .measure(&batches, &model, &reference, None, policy_before_update)
+            .unwrap();
+        let variables = parameters.named().unwrap();
+        let names: Vec<String> = variables.iter().map(|(name, _)| name.clone()).collect();
+        let mut optimizer = AdamW::new(
+            variables,
+            AdamWConfig {
+                learning_rate: 1e-2,
+                beta1: 0.9,
+                beta2: 0.999,
+                epsilon: 1e-8,
+                weight_decay: 0.0,
+            },
+        )
+        .unwrap();
+        let algorithm = Algorithm::Grpo {
+            clip: 0.2,
+            epochs: 2,
+        };
+        update_policy(
+            &PolicyUpdate {
+                algorithm: &algorithm,
+                model: &model,
+                value_head: None,
+                kl_coefficient: 0.1,
+                estimator: KlEstimator::K3,
+                placement: KlPlacement::Loss,
+                learning_rate: 1e-2,
+                gradient_clip: Some(1.0),
+                step: 1,
+                names: &names,
+            },
+            &mut rollout,
+            &batches,
+            &mut optimizer,
+        )
+        .unwrap();
+        let weights: Vec<u32> = parameters
+            .named()
+            .unwrap()
+            .iter()
+            .flat_map(|(_, variable)| {
+                variable
+                    .as_tensor()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+            })
+            .map(f32::to_bits)
+            .collect();
+        (rollout.old_log_probabilities, weights)
+    }
+
+    #[test]
+    fn leaving_the_policys_log_probabilities_to_the_update_changes_no_bit() {
+        let (measured_first, weights_measured_first) = grpo_update(true);
+        let (left_to_the_update, weights_left) = grpo_update(false);
+        assert!(measured_first.iter().all(|row| !row.is_empty()));
+        assert_eq!(measured_first, left_to_the_update);
+        assert_eq!(weights_measured_first, weights_left);
+        // The update did change the weights (so the comparison means something).
+        let (_, untouched) = {
+            let mut config = ModelConfig::preset("tiny").unwrap();
+            config.context = 24;
+            let (_, parameters) =
+                Gpt::initialize(&config, 30, &Stream::new(11), &Device::Cpu).unwrap();
+            let bits: Vec<u32> = parameters
+                .named()
+                .unwrap()
+                .iter()
+                .flat_map(|(_, variable)| {
+                    variable
+                        .as_tensor()
+                        .flatten_all()
+                        .unwrap()
+                        .to_vec1::<f32>()
+                        .unwrap()
+                })
+                .map(f32::to_bits)
+                .collect();
+            ((), bits)
+        };
+        assert_ne!(untouched, weights_left);
+    }
 }

@@ -30,8 +30,8 @@ use super::rl_metrics::{RlStepMetrics, SampleRecord, LOGGED_PROMPTS_PER_STEP};
 use super::rl_snapshot::{snapshot_directory, write_model};
 use super::rollout::Rollout;
 use super::{
-    sample_completions, Algorithm, JsonlLog, KlController, MicroBatch, PromptOrder, PromptRequest,
-    RlConfig, RlError, SamplingSettings, ValueHead, RL_CHECKPOINT_FORMAT_VERSION,
+    sample_completions, Algorithm, JsonlLog, KlController, KlPlacement, MicroBatch, PromptOrder,
+    PromptRequest, RlConfig, RlError, SamplingSettings, ValueHead, RL_CHECKPOINT_FORMAT_VERSION,
 };
 use crate::data::{Document, Tokenizer};
 use crate::evaluation::Answer;
@@ -255,8 +255,18 @@ pub fn run(
         let sample_count = rollout.sample_count();
         tokens_sampled += rollout.completion_tokens() as u64;
         let batches = MicroBatch::plan(&rollout.sequences, pad)?;
-        rollout.measure(&batches, &model, &reference, value_head.as_ref())?;
-        let measured_kl = rollout.measured_kl();
+        // GRPO with its KL in the loss leaves the policy's log-probabilities
+        // to the update's first pass (the same values, one forward pass less).
+        let policy_before_update = !(matches!(training.algorithm, Algorithm::Grpo { .. })
+            && placement == KlPlacement::Loss
+            && value_head.is_none());
+        rollout.measure(
+            &batches,
+            &model,
+            &reference,
+            value_head.as_ref(),
+            policy_before_update,
+        )?;
         let kl_coefficient = kl_controller.coefficient(step);
         let learning_rate = match training.algorithm {
             Algorithm::ExpertIteration { sft_lr, .. } => sft_lr,
@@ -319,11 +329,14 @@ pub fn run(
                     step: completed,
                     names: &names,
                 },
-                &rollout,
+                &mut rollout,
                 &batches,
                 &mut optimizer,
             )?,
         };
+        // Measured with the weights the samples were drawn with (filled by
+        // the update's first pass when it measured them).
+        let measured_kl = rollout.measured_kl();
         kl_controller.update(measured_kl, sample_count);
 
         let reward = rollout.mean_reward();

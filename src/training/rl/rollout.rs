@@ -32,6 +32,9 @@ pub(super) struct Rollout {
     pub(super) reference_log_probabilities: Vec<Vec<f64>>,
     /// As `old_log_probabilities`, PPO's values (empty otherwise).
     pub(super) old_values: Vec<Vec<f64>>,
+    /// Whether `old_log_probabilities` are filled; when [`Rollout::measure`]
+    /// leaves them to the update's first pass, they are not until then.
+    pub(super) policy_measured: bool,
     /// Samples in each format, in [`format_slot`] order.
     format_counts: [usize; 4],
     correct: usize,
@@ -56,6 +59,7 @@ impl Rollout {
             old_log_probabilities: Vec::new(),
             reference_log_probabilities: Vec::new(),
             old_values: Vec::new(),
+            policy_measured: false,
             format_counts: [0; 4],
             correct: 0,
             completion_tokens: 0,
@@ -84,41 +88,69 @@ impl Rollout {
         Ok(rollout)
     }
 
-    /// Fills the log-probabilities under the policy and the reference, and
-    /// the values, without gradients.
+    /// Fills the log-probabilities under the reference and, with
+    /// `policy`, under the policy and PPO's values, without gradients.
+    ///
+    /// Without `policy` the update's first pass fills the policy's (GRPO
+    /// with its KL in the loss, whose advantages do not read them): its
+    /// forward pass with gradients computes the very same values, so one
+    /// forward pass of the policy per step is saved and no bit changes.
     pub(super) fn measure(
         &mut self,
         batches: &[MicroBatch],
         model: &Gpt,
         reference: &Gpt,
         value_head: Option<&ValueHead>,
+        policy: bool,
     ) -> Result<(), RlError> {
         let count = self.sequences.len();
         self.old_log_probabilities = vec![Vec::new(); count];
         self.reference_log_probabilities = vec![Vec::new(); count];
         self.old_values = vec![Vec::new(); count];
         for batch in batches {
-            let policy = batch.forward(model, value_head)?;
             let reference_output = batch.forward(reference, None)?;
-            let policy_rows = batch.gather(&policy.log_probabilities.detach())?;
             let reference_rows = batch.gather(&reference_output.log_probabilities.detach())?;
-            let value_rows = match &policy.values {
+            for (&index, reference) in batch.rows.iter().zip(reference_rows) {
+                self.reference_log_probabilities[index] = reference;
+            }
+            if !policy {
+                continue;
+            }
+            let output = batch.forward(model, value_head)?;
+            let policy_rows = batch.gather(&output.log_probabilities.detach())?;
+            let value_rows = match &output.values {
                 Some(values) => batch.gather(&values.detach())?,
                 None => vec![Vec::new(); batch.rows.len()],
             };
-            for (((&index, policy), reference), values) in batch
-                .rows
-                .iter()
-                .zip(policy_rows)
-                .zip(reference_rows)
-                .zip(value_rows)
-            {
+            for ((&index, policy), values) in batch.rows.iter().zip(policy_rows).zip(value_rows) {
                 self.old_log_probabilities[index] = policy;
-                self.reference_log_probabilities[index] = reference;
                 self.old_values[index] = values;
             }
         }
+        self.policy_measured = policy;
         Ok(())
+    }
+
+    /// A rollout of `sequences` with their groups and rewards, as
+    /// [`Rollout::grade`] would lay it out (for tests of the update).
+    #[cfg(test)]
+    pub(super) fn for_tests(
+        sequences: Vec<TrainingSequence>,
+        groups: Vec<usize>,
+        rewards: Vec<f64>,
+    ) -> Self {
+        Rollout {
+            sequences,
+            groups,
+            rewards,
+            old_log_probabilities: Vec::new(),
+            reference_log_probabilities: Vec::new(),
+            old_values: Vec::new(),
+            policy_measured: false,
+            format_counts: [0; 4],
+            correct: 0,
+            completion_tokens: 0,
+        }
     }
 
     /// The samples in all.

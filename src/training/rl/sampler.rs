@@ -15,13 +15,22 @@
 //! position), the sample index and the model, never on which prompts share
 //! its batch or on the thread count (a test checks this).
 //!
-//! Floating point: a matrix product's bits depend on its shape (the
-//! kernels' blocking), so a row decoded among 2 rows and among 5 can
-//! differ in the last bits, enough to flip a token whose random number
-//! falls on a boundary. Every cache therefore has exactly
-//! [`ROWS_PER_CACHE`] rows, the last chunk of a length group padded with
-//! copies of its last row (whose output is dropped): a row's arithmetic is
-//! then the same whatever rows it is decoded with.
+//! Floating point: a row's logits must not depend on the rows decoded
+//! with it, or a token whose random number falls on a boundary could flip.
+//! Every product of a decoding step sums each output value in one chain
+//! over the inner dimension whatever the number of rows, except at very
+//! few rows, where the matrix-product crate takes other routes (one row: a
+//! matrix-vector product; `rows * columns <= 256`, with `columns` the
+//! width or the vocabulary: lane-parallel dot products). A cache therefore
+//! holds the rows of one length group, at most [`ROWS_PER_CACHE`], and a
+//! chunk with fewer rows than
+//! [`cache_rows`] gives is padded with copies of its last row (whose output
+//! is dropped) up to that number: 3 rows for `small`, 4 for `tiny`, 2 for
+//! `medium`. A row's arithmetic is then the same whatever rows it is
+//! decoded with (`tests/rl_sampling.rs` checks every cache size from the
+//! fewest to 40 rows bit for bit). Until stage semantics 3 every cache was
+//! padded to 16 rows, which gave the same bits at a higher cost: an RL
+//! step's 16 prompts x 8 samples fill caches of 8 rows.
 //!
 //! Constraints: [`sample_completions_with_first_token_mask`] forbids some
 //! tokens at the first generated position (their logits become minus
@@ -34,6 +43,7 @@ use std::collections::BTreeMap;
 
 use candle_core::{Device, Tensor};
 
+use crate::model::kernels::{exp, fewest_rows_of_the_general_route, lanes};
 use crate::model::{Gpt, ModelError};
 use crate::random::Stream;
 
@@ -78,8 +88,20 @@ pub struct Completion {
     pub finished: bool,
 }
 
-/// Rows of every decoding cache (see the module doc).
+/// The most rows of one decoding cache (see the module doc): a length
+/// group with more is decoded in several caches.
 pub const ROWS_PER_CACHE: usize = 16;
+
+/// The rows a decoding cache of `real_rows` rows of `model` holds: at least
+/// enough that every product of a decoding step takes the route it takes
+/// with many rows (see the module doc).
+pub fn cache_rows(model: &Gpt, real_rows: usize) -> usize {
+    // The narrowest product of a step: the attention's output projection
+    // and the MLP's second layer give `width` columns, the logits
+    // `vocabulary` (narrower only in tests).
+    let narrowest = model.config().width.min(model.vocabulary_size());
+    real_rows.max(fewest_rows_of_the_general_route(narrowest))
+}
 
 /// The tokens kept by nucleus filtering of `probabilities`, most likely
 /// first (ties by lower id), with probabilities renormalised to sum to 1.
@@ -109,16 +131,17 @@ pub fn top_p_filter(probabilities: &[f64], top_p: f64) -> Vec<(usize, f64)> {
     kept
 }
 
-/// Log-softmax of `logits` in `f64`.
+/// Log-softmax of `logits` in `f64` (the crate's own logarithm and
+/// exponential, so the same bits on every machine).
 pub fn log_softmax(logits: &[f32]) -> Vec<f64> {
     let maximum = logits
         .iter()
         .fold(f64::NEG_INFINITY, |best, &value| best.max(f64::from(value)));
     let sum: f64 = logits
         .iter()
-        .map(|&value| (f64::from(value) - maximum).exp())
+        .map(|&value| libm::exp(f64::from(value) - maximum))
         .sum();
-    let log_sum = maximum + sum.ln();
+    let log_sum = maximum + libm::log(sum);
     logits
         .iter()
         .map(|&value| f64::from(value) - log_sum)
@@ -128,13 +151,26 @@ pub fn log_softmax(logits: &[f32]) -> Vec<f64> {
 /// Chooses the next token from one row of `logits` with `uniform` in
 /// `[0, 1)`; returns the token, its untempered log-probability and the
 /// untempered entropy.
+///
+/// One pass of `f32` exponentials (the kernels' vectorised `exp`, sums in
+/// their fixed lane order) gives the untempered distribution; sampling at
+/// temperature 1 without top-p walks its weights in token order until
+/// their running sum passes `uniform` times the total, so nothing is
+/// sorted. Another temperature weighs the logits again; top-p below 1
+/// sorts the tempered probabilities ([`top_p_filter`]).
 pub fn choose_token(logits: &[f32], settings: &SamplingSettings, uniform: f64) -> (u32, f64, f64) {
-    let log_probabilities = log_softmax(logits);
-    let entropy: f64 = -log_probabilities
+    let maximum = lanes::maximum(logits);
+    let shifted: Vec<f32> = logits.iter().map(|&value| value - maximum).collect();
+    let weights: Vec<f32> = shifted.iter().map(|&value| exp(value)).collect();
+    let total = lanes::sum(&weights);
+    let log_total = f64::from(libm::logf(total));
+    // Entropy: log Z - sum(w (x - max)) / Z; masked tokens (w = 0, x = -inf) add nothing.
+    let weighted: Vec<f32> = weights
         .iter()
-        .filter(|value| value.is_finite())
-        .map(|value| value.exp() * value)
-        .sum::<f64>();
+        .zip(&shifted)
+        .map(|(&weight, &value)| if weight > 0.0 { weight * value } else { 0.0 })
+        .collect();
+    let entropy = log_total - f64::from(lanes::sum(&weighted)) / f64::from(total);
     let token = if settings.temperature <= 0.0 {
         let mut best = 0;
         for (index, value) in logits.iter().enumerate() {
@@ -144,27 +180,57 @@ pub fn choose_token(logits: &[f32], settings: &SamplingSettings, uniform: f64) -
         }
         best
     } else {
-        let scaled: Vec<f32> = logits
-            .iter()
-            .map(|&value| (f64::from(value) / settings.temperature) as f32)
-            .collect();
-        let probabilities: Vec<f64> = log_softmax(&scaled)
-            .iter()
-            .map(|value| value.exp())
-            .collect();
-        let kept = top_p_filter(&probabilities, settings.top_p);
-        let mut cumulative = 0.0;
-        let mut chosen = kept.last().map_or(0, |(index, _)| *index);
-        for (index, probability) in &kept {
-            cumulative += probability;
-            if uniform < cumulative {
-                chosen = *index;
-                break;
+        let tempered: Vec<f32> = if settings.temperature == 1.0 {
+            weights.clone()
+        } else {
+            let inverse = (1.0 / settings.temperature) as f32;
+            shifted.iter().map(|&value| exp(value * inverse)).collect()
+        };
+        if settings.top_p < 1.0 {
+            let tempered_total = f64::from(lanes::sum(&tempered));
+            let probabilities: Vec<f64> = tempered
+                .iter()
+                .map(|&weight| f64::from(weight) / tempered_total)
+                .collect();
+            pick(&top_p_filter(&probabilities, settings.top_p), uniform)
+        } else {
+            pick_in_order(&tempered, uniform)
+        }
+    };
+    let log_probability = f64::from(shifted[token]) - log_total;
+    (token as u32, log_probability, entropy)
+}
+
+/// The first token whose running sum of `weights` (in token order) passes
+/// `uniform` times their total; the last token of positive weight if
+/// rounding leaves the target unreached.
+fn pick_in_order(weights: &[f32], uniform: f64) -> usize {
+    let target = uniform * f64::from(lanes::sum(weights));
+    let mut cumulative = 0f64;
+    let mut last_possible = 0;
+    for (index, &weight) in weights.iter().enumerate() {
+        if weight > 0.0 {
+            cumulative += f64::from(weight);
+            last_possible = index;
+            if target < cumulative {
+                return index;
             }
         }
-        chosen
-    };
-    (token as u32, log_probabilities[token], entropy)
+    }
+    last_possible
+}
+
+/// The token of `kept` (probabilities summing to 1) where the running sum
+/// passes `uniform`.
+fn pick(kept: &[(usize, f64)], uniform: f64) -> usize {
+    let mut cumulative = 0.0;
+    for (index, probability) in kept {
+        cumulative += probability;
+        if uniform < cumulative {
+            return *index;
+        }
+    }
+    kept.last().map_or(0, |(index, _)| *index)
 }
 
 /// A prompt with its own decoding: for [`sample_requests`], which decodes
@@ -264,18 +330,18 @@ fn rows_by_length<'a>(
     by_length
 }
 
-/// How many cache rows one sampler call decodes for `prompts`, padding
-/// included: every length group rounded up to whole caches of
-/// [`ROWS_PER_CACHE`] rows (what `bench sampling` reports).
-pub fn decoded_rows<'a>(prompts: impl Iterator<Item = &'a PromptRequest>) -> usize {
+/// How many cache rows one sampler call of `model` decodes for `prompts`,
+/// padding included (what `bench sampling` reports).
+pub fn decoded_rows<'a>(model: &Gpt, prompts: impl Iterator<Item = &'a PromptRequest>) -> usize {
     rows_by_length(prompts)
         .values()
-        .map(|rows| rows.len().div_ceil(ROWS_PER_CACHE) * ROWS_PER_CACHE)
+        .flat_map(|rows| rows.chunks(ROWS_PER_CACHE))
+        .map(|chunk| cache_rows(model, chunk.len()))
         .sum()
 }
 
 /// Decodes `rows` (request, sample), whose prompts all have
-/// `prompt_length` tokens, in one cache padded to [`ROWS_PER_CACHE`] rows.
+/// `prompt_length` tokens, in one cache padded to [`cache_rows`] rows.
 /// Each row stops at EOS or at its own token limit.
 fn decode_rows(
     model: &Gpt,
@@ -289,7 +355,7 @@ fn decode_rows(
     let real_rows = rows.len();
     let mut rows = rows.to_vec();
     if let Some(&last) = rows.last() {
-        rows.resize(ROWS_PER_CACHE.max(real_rows), last);
+        rows.resize(cache_rows(model, real_rows), last);
     }
     let batch = rows.len();
     let context = model.config().context;
@@ -453,5 +519,47 @@ mod tests {
             ..settings
         };
         assert_eq!(choose_token(&logits, &greedy, 0.99).0, 1);
+    }
+
+    #[test]
+    fn without_top_p_the_draw_walks_the_tokens_in_order_and_follows_the_tempered_distribution() {
+        let probabilities = [0.1f64, 0.4, 0.3, 0.2];
+        let mut logits: Vec<f32> = probabilities.iter().map(|p| p.ln() as f32).collect();
+        logits.push(f32::NEG_INFINITY);
+        for temperature in [1.0, 0.5] {
+            let settings = SamplingSettings {
+                temperature,
+                top_p: 1.0,
+                max_new_tokens: 1,
+            };
+            let tempered: Vec<f64> = probabilities
+                .iter()
+                .map(|p| p.powf(1.0 / temperature))
+                .collect();
+            let total: f64 = tempered.iter().sum();
+            let draws = 10_000;
+            let mut counts = [0usize; 5];
+            let mut previous = 0;
+            for draw in 0..draws {
+                let uniform = (draw as f64 + 0.5) / draws as f64;
+                let (token, log_probability, entropy) = choose_token(&logits, &settings, uniform);
+                // Token order: a larger uniform never picks an earlier token.
+                assert!(token >= previous, "{temperature}: {token} after {previous}");
+                previous = token;
+                counts[token as usize] += 1;
+                assert!((log_probability - probabilities[token as usize].ln()).abs() < 1e-6);
+                let exact: f64 = -probabilities.iter().map(|p| p * p.ln()).sum::<f64>();
+                assert!((entropy - exact).abs() < 1e-6, "{entropy} vs {exact}");
+            }
+            assert_eq!(counts[4], 0, "the masked token was drawn");
+            for (token, weight) in tempered.iter().enumerate() {
+                let share = counts[token] as f64 / draws as f64;
+                assert!(
+                    (share - weight / total).abs() < 1e-3,
+                    "{temperature}: token {token} drawn {share}, expected {}",
+                    weight / total
+                );
+            }
+        }
     }
 }

@@ -28,15 +28,13 @@ impl Advantages {
         let count = rollout.sequences.len();
         // The per-token KL penalty in the reward (none when it is in the loss).
         let penalties: Vec<Vec<f64>> = (0..count)
-            .map(|index| {
-                rollout.old_log_probabilities[index]
+            .map(|index| match placement {
+                KlPlacement::Reward => rollout.old_log_probabilities[index]
                     .iter()
                     .zip(&rollout.reference_log_probabilities[index])
-                    .map(|(p, q)| match placement {
-                        KlPlacement::Reward => kl_coefficient * estimator.estimate(p - q),
-                        KlPlacement::Loss => 0.0,
-                    })
-                    .collect()
+                    .map(|(p, q)| kl_coefficient * estimator.estimate(p - q))
+                    .collect(),
+                KlPlacement::Loss => vec![0.0; rollout.sequences[index].completion_length()],
             })
             .collect();
         let group_count = rollout.groups.iter().max().map_or(0, |last| last + 1);

@@ -42,9 +42,13 @@ impl ValueHead {
     pub fn forward(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
         let (batch, time, width) = hidden.dims3()?;
         let flat = hidden.reshape((batch * time, width))?;
-        let values = flat
-            .matmul(&self.weight.as_tensor().t()?)?
-            .broadcast_add(self.bias.as_tensor())?;
+        // The fused linear map: its products sum in an order fixed by the
+        // shapes (candle's `matmul` would pick gemm's own route).
+        let values = crate::model::kernels::linear(
+            &flat,
+            self.weight.as_tensor(),
+            Some(self.bias.as_tensor()),
+        )?;
         values.reshape((batch, time))
     }
 
