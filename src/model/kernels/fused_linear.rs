@@ -65,11 +65,7 @@ fn product(
     if destination.len() != m * n {
         candle_core::bail!("`fused-linear`: operand sizes do not match");
     }
-    Product {
-        accumulate,
-        threads: threads(m * n * k),
-    }
-    .compute(
+    Product::new(accumulate, threads(m * n * k)).compute(
         destination,
         StridedMatrix::rows(0, m, n, n),
         left,

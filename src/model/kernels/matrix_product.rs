@@ -28,6 +28,7 @@
 //! products in blocks of 1,024). [`Route`] names them as gemm 0.19 decides.
 
 use super::strided_matrix::StridedMatrix;
+use super::wide_product;
 
 /// The most values of `k` summed in one block before the block's sum is
 /// added to the output.
@@ -173,11 +174,7 @@ pub(crate) fn multiply(
     right: &[f32],
     right_view: StridedMatrix,
 ) -> candle_core::Result<()> {
-    Product {
-        accumulate: false,
-        threads: Threads::One,
-    }
-    .compute(
+    Product::new(false, Threads::One).compute(
         destination,
         destination_view,
         left,
@@ -192,8 +189,23 @@ pub(crate) fn multiply(
 pub(crate) struct Product {
     /// `destination += left × right` instead of `destination = left × right`.
     pub accumulate: bool,
+    /// Whether cache-blocked products may use [`wide_product`] where the
+    /// processor has AVX-512 (the same bits; off only to compare with gemm).
+    pub wide: bool,
     /// See [`Threads`].
     pub threads: Threads,
+}
+
+impl Product {
+    /// `destination = left × right` (or `+=` with `accumulate`), on
+    /// `threads`.
+    pub(crate) fn new(accumulate: bool, threads: Threads) -> Self {
+        Product {
+            accumulate,
+            threads,
+            wide: true,
+        }
+    }
 }
 
 impl Product {
@@ -221,11 +233,29 @@ impl Product {
         if m == 0 || n == 0 {
             return Ok(());
         }
-        let blocks: Vec<std::ops::Range<usize>> =
-            match route(destination_view, left_view, right_view) {
-                Route::CacheBlocked => summation_blocks(k).collect(),
-                _ => std::iter::once(0..k).collect(),
-            };
+        let route = route(destination_view, left_view, right_view);
+        let blocks: Vec<std::ops::Range<usize>> = match route {
+            Route::CacheBlocked => summation_blocks(k).collect(),
+            _ => std::iter::once(0..k).collect(),
+        };
+        if route == Route::CacheBlocked
+            && self.wide
+            && m.min(n) >= wide_product::FEWEST_ROWS
+            && wide_product::available()
+        {
+            // The same sums in the same order with 512-bit registers.
+            for (index, block) in blocks.into_iter().enumerate() {
+                wide_product::multiply_block(
+                    (&mut *destination, destination_view),
+                    (left, left_view),
+                    (right, right_view),
+                    block,
+                    self.accumulate || index > 0,
+                    self.threads == Threads::Pool,
+                );
+            }
+            return Ok(());
+        }
         let parallelism = match self.threads {
             Threads::One => gemm::Parallelism::None,
             Threads::Pool => gemm::Parallelism::Rayon(rayon::current_num_threads()),
@@ -416,19 +446,16 @@ mod tests {
                         if !accumulate {
                             computed.fill(0.0);
                         }
-                        Product {
-                            accumulate,
-                            threads,
-                        }
-                        .compute(
-                            &mut computed,
-                            destination_view,
-                            &left,
-                            left_view,
-                            &right,
-                            right_view,
-                        )
-                        .unwrap();
+                        Product::new(accumulate, threads)
+                            .compute(
+                                &mut computed,
+                                destination_view,
+                                &left,
+                                left_view,
+                                &right,
+                                right_view,
+                            )
+                            .unwrap();
                         if threads == Threads::One {
                             let blocks: Vec<_> = summation_blocks(k).collect();
                             written_out(
@@ -448,6 +475,89 @@ mod tests {
                         assert_eq!(
                             differing, 0,
                             "k {k}, {m} x {n}, accumulate {accumulate}, {threads:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_wide_kernel_gives_gemms_bits_on_every_layout() {
+        if !wide_product::available() {
+            eprintln!("no AVX-512 here: the wide kernel is never chosen");
+            return;
+        }
+        // Row-major and transposed operands and outputs, a strided view
+        // inside a wider buffer (as the attention's heads are), tails of
+        // the 32 x 12 tile on both sides, `k` across block boundaries.
+        let shapes = [
+            (65, 70, 3),
+            (100, 13, 64),
+            (6144, 128, 128),
+            (128, 6144, 128),
+            (97, 647, 128),
+            (333, 65, 513),
+            (70, 300, 1025),
+        ];
+        for &(m, n, k) in &shapes {
+            for (left_transposed, right_transposed, output_transposed) in [
+                (false, false, false),
+                (true, false, false),
+                (false, true, false),
+                (false, false, true),
+                (true, true, true),
+            ] {
+                let view = |rows: usize, columns: usize, transposed: bool, extra: usize| {
+                    if transposed {
+                        StridedMatrix::rows(extra, columns, rows, rows + extra).transposed()
+                    } else {
+                        StridedMatrix::rows(extra, rows, columns, columns + extra)
+                    }
+                };
+                let left_view = view(m, k, left_transposed, 3);
+                let right_view = view(k, n, right_transposed, 0);
+                let destination_view = view(m, n, output_transposed, 5);
+                if route(destination_view, left_view, right_view) != Route::CacheBlocked {
+                    continue;
+                }
+                let size = |view: StridedMatrix| {
+                    view.offset
+                        + view.rows * view.row_stride.max(1)
+                        + view.columns * view.column_stride.max(1)
+                };
+                let left = values(size(left_view), (m * k) as u64);
+                let right = values(size(right_view), (k * n + 1) as u64);
+                let start = values(size(destination_view), 11);
+                for accumulate in [false, true] {
+                    for threads in [Threads::One, Threads::Pool] {
+                        let mut outputs = Vec::new();
+                        for wide in [false, true] {
+                            let mut destination = start.clone();
+                            Product {
+                                accumulate,
+                                threads,
+                                wide,
+                            }
+                            .compute(
+                                &mut destination,
+                                destination_view,
+                                &left,
+                                left_view,
+                                &right,
+                                right_view,
+                            )
+                            .unwrap();
+                            outputs.push(destination);
+                        }
+                        let differing = outputs[0]
+                            .iter()
+                            .zip(&outputs[1])
+                            .filter(|(a, b)| a.to_bits() != b.to_bits())
+                            .count();
+                        assert_eq!(
+                            differing, 0,
+                            "{m} x {k} x {n}, transposed {left_transposed} {right_transposed} {output_transposed}, accumulate {accumulate}, {threads:?}"
                         );
                     }
                 }

@@ -35,6 +35,7 @@ mod rows;
 mod strided_matrix;
 mod swiglu_gate;
 mod token_log_probability;
+mod wide_product;
 
 pub use bias_add::{BiasAdd, ColumnSum};
 pub use cached_attention::{CacheWrite, CachedAttention};
