@@ -118,8 +118,10 @@ pub(crate) fn multiply_block(
         }
     };
     if parallel && panels > 1 {
+        // Four tasks a thread, so that a thread held up elsewhere does not
+        // hold up the product (rayon's idle threads take the rest).
         use rayon::prelude::*;
-        let tasks = rayon::current_num_threads().clamp(1, panels);
+        let tasks = (4 * rayon::current_num_threads()).clamp(1, panels);
         let per_task = panels.div_ceil(tasks);
         (0..tasks).into_par_iter().for_each(|task| {
             let start = task * per_task;
