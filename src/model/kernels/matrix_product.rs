@@ -315,6 +315,14 @@ mod tests {
             .collect()
     }
 
+    /// How many values of `a` and `b` differ in their bits.
+    fn differing_bits(a: &[f32], b: &[f32]) -> usize {
+        a.iter()
+            .zip(b)
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count()
+    }
+
     /// The documented order, written out: per output value, `k` in the
     /// blocks `blocks` gives, each block summed from zero by fused
     /// multiply-adds in index order and added to the output.
@@ -467,11 +475,7 @@ mod tests {
                                 &blocks,
                             );
                         }
-                        let differing = computed
-                            .iter()
-                            .zip(&expected)
-                            .filter(|(a, b)| a.to_bits() != b.to_bits())
-                            .count();
+                        let differing = differing_bits(&computed, &expected);
                         assert_eq!(
                             differing, 0,
                             "k {k}, {m} x {n}, accumulate {accumulate}, {threads:?}"
@@ -550,11 +554,7 @@ mod tests {
                             .unwrap();
                             outputs.push(destination);
                         }
-                        let differing = outputs[0]
-                            .iter()
-                            .zip(&outputs[1])
-                            .filter(|(a, b)| a.to_bits() != b.to_bits())
-                            .count();
+                        let differing = differing_bits(&outputs[0], &outputs[1]);
                         assert_eq!(
                             differing, 0,
                             "{m} x {k} x {n}, transposed {left_transposed} {right_transposed} {output_transposed}, accumulate {accumulate}, {threads:?}"

@@ -217,13 +217,37 @@ mod tests {
     use crate::random::Stream;
     use crate::training::AdamWConfig;
 
+    /// The `tiny` preset with a context of 24.
+    fn tiny_model() -> ModelConfig {
+        let mut config = ModelConfig::preset("tiny").unwrap();
+        config.context = 24;
+        config
+    }
+
+    /// Every weight's bits, in the order of the named parameters.
+    fn weight_bits(parameters: &crate::model::Parameters) -> Vec<u32> {
+        parameters
+            .named()
+            .unwrap()
+            .iter()
+            .flat_map(|(_, variable)| {
+                variable
+                    .as_tensor()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+            })
+            .map(f32::to_bits)
+            .collect()
+    }
+
     /// One GRPO update (KL in the loss) of a seeded model on a fixed
     /// rollout; `policy_before_update` says whether the rollout measures
     /// the policy's log-probabilities first or leaves them to the update.
     /// Returns those log-probabilities and the updated weights' bits.
     fn grpo_update(policy_before_update: bool) -> (Vec<Vec<f64>>, Vec<u32>) {
-        let mut config = ModelConfig::preset("tiny").unwrap();
-        config.context = 24;
+        let config = tiny_model();
         let stream = Stream::new(11);
         let (model, parameters) = Gpt::initialize(&config, 30, &stream, &Device::Cpu).unwrap();
         let (reference, _) = Gpt::initialize(&config, 30, &stream, &Device::Cpu).unwrap();
@@ -282,20 +306,7 @@ mod tests {
             &mut optimizer,
         )
         .unwrap();
-        let weights: Vec<u32> = parameters
-            .named()
-            .unwrap()
-            .iter()
-            .flat_map(|(_, variable)| {
-                variable
-                    .as_tensor()
-                    .flatten_all()
-                    .unwrap()
-                    .to_vec1::<f32>()
-                    .unwrap()
-            })
-            .map(f32::to_bits)
-            .collect();
+        let weights = weight_bits(&parameters);
         (rollout.old_log_probabilities, weights)
     }
 
@@ -307,27 +318,9 @@ mod tests {
         assert_eq!(measured_first, left_to_the_update);
         assert_eq!(weights_measured_first, weights_left);
         // The update did change the weights (so the comparison means something).
-        let (_, untouched) = {
-            let mut config = ModelConfig::preset("tiny").unwrap();
-            config.context = 24;
-            let (_, parameters) =
-                Gpt::initialize(&config, 30, &Stream::new(11), &Device::Cpu).unwrap();
-            let bits: Vec<u32> = parameters
-                .named()
-                .unwrap()
-                .iter()
-                .flat_map(|(_, variable)| {
-                    variable
-                        .as_tensor()
-                        .flatten_all()
-                        .unwrap()
-                        .to_vec1::<f32>()
-                        .unwrap()
-                })
-                .map(f32::to_bits)
-                .collect();
-            ((), bits)
-        };
+        let (_, parameters) =
+            Gpt::initialize(&tiny_model(), 30, &Stream::new(11), &Device::Cpu).unwrap();
+        let untouched = weight_bits(&parameters);
         assert_ne!(untouched, weights_left);
     }
 }

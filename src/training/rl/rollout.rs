@@ -52,18 +52,7 @@ impl Rollout {
         prompt_tokens: &[Vec<u32>],
         mut on_sample: impl FnMut(GradedSample) -> Result<(), RlError>,
     ) -> Result<Self, RlError> {
-        let mut rollout = Rollout {
-            sequences: Vec::new(),
-            groups: Vec::new(),
-            rewards: Vec::new(),
-            old_log_probabilities: Vec::new(),
-            reference_log_probabilities: Vec::new(),
-            old_values: Vec::new(),
-            policy_measured: false,
-            format_counts: [0; 4],
-            correct: 0,
-            completion_tokens: 0,
-        };
+        let mut rollout = Rollout::with_samples(Vec::new(), Vec::new(), Vec::new());
         for (group, (&prompt, samples)) in prompts.iter().zip(completions).enumerate() {
             for (sample, completion) in samples.iter().enumerate() {
                 let graded = grade(&completion.text, &references[prompt]);
@@ -135,6 +124,15 @@ impl Rollout {
     /// [`Rollout::grade`] would lay it out (for tests of the update).
     #[cfg(test)]
     pub(super) fn for_tests(
+        sequences: Vec<TrainingSequence>,
+        groups: Vec<usize>,
+        rewards: Vec<f64>,
+    ) -> Self {
+        Rollout::with_samples(sequences, groups, rewards)
+    }
+
+    /// A rollout of these samples with nothing measured or counted yet.
+    fn with_samples(
         sequences: Vec<TrainingSequence>,
         groups: Vec<usize>,
         rewards: Vec<f64>,
