@@ -628,7 +628,8 @@ fn baseline_prints_each_sources_unigram_loss_beside_the_models() {
 }
 
 #[test]
-fn off_a_terminal_a_stage_says_when_it_starts_where_its_log_is_and_how_long_is_left() {
+fn off_a_terminal_a_stage_says_when_it_starts_where_its_log_is_and_how_long_it_and_the_job_have_left(
+) {
     let directory = project();
     let root = directory.path();
     let output = command(root, &["run", "experiments/mini.echo"])
@@ -651,6 +652,20 @@ fn off_a_terminal_a_stage_says_when_it_starts_where_its_log_is_and_how_long_is_l
             .any(|line| line.starts_with("progress base: ") && line.ends_with(" left")),
         "no progress line with the time left:\n{printed}"
     );
+    // The lines also say how far the whole job is and how long it has left,
+    // its share done never going down while `base` trains.
+    let shares: Vec<f64> = printed
+        .lines()
+        .filter(|line| line.starts_with("progress base: "))
+        .filter_map(|line| line.split("; job ").nth(1))
+        .filter_map(|job| job.split('%').next()?.parse().ok())
+        .collect();
+    assert!(!shares.is_empty(), "no job time left:\n{printed}");
+    assert!(
+        shares.windows(2).all(|pair| pair[0] <= pair[1]),
+        "{printed}"
+    );
+    assert!(shares.iter().all(|share| (0.0..=100.0).contains(share)));
     // The start line comes before the stage's `ran` line.
     let position = |prefix: &str| printed.find(prefix).unwrap_or(usize::MAX);
     assert!(position("started  base") < position("ran      base "));

@@ -12,21 +12,24 @@
 //! kernel's sums have an order fixed by the shapes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, PoisonError};
 use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::execute::{execute, log_file_name, Execution, Places};
 use super::executor::{Executor, ExecutorError, Outcome, RunReport};
-use super::plain_progress::PlainProgress;
+use super::job_progress::{JobEstimate, JobProgress};
+use super::plain_progress::{duration_text, PlainProgress};
 use crate::plan::{Plan, Stage, StageKey};
 
 /// Runs `selected` stages of `plan` (each after the stages it reads),
 /// at most `jobs` at a time. With `show_progress` (a terminal), draws a
-/// progress bar per running stage on standard error; without, prints plain
-/// lines there ([`PlainProgress`]): when a stage starts computing, with its
-/// log, and about every 30 s with the time left.
+/// progress bar per running stage on standard error under one for the whole
+/// job ([`JobProgress`]: its share done and time left); without, prints
+/// plain lines there ([`PlainProgress`]): when a stage starts computing,
+/// with its log, and about every 30 s with the stage's time left and the
+/// job's.
 pub fn run_local(
     plan: &Plan,
     selected: &[&Stage],
@@ -51,6 +54,15 @@ pub fn run_local(
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");
+    let job = Mutex::new(JobProgress::new(plan, &order));
+    let job_bar = multi.add(ProgressBar::new(JOB_BAR_LENGTH));
+    job_bar.set_style(
+        ProgressStyle::with_template("{prefix:.bold} [{bar:30}] {percent}% {msg} ({elapsed} in)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    job_bar.set_prefix("job");
+    job_bar.set_message("estimating the time left");
     let (sender, receiver) = mpsc::channel::<(StageKey, Outcome)>();
     let available = rayon::current_num_threads();
     std::thread::scope(|scope| {
@@ -104,17 +116,37 @@ pub fn run_local(
                 bar.set_prefix(format!("{} {}", stage.kind, stage.name));
                 let sender = sender.clone();
                 let stage: &Stage = stage;
+                let job = &job;
+                let job_bar = job_bar.clone();
                 scope.spawn(move || {
                     let start = Instant::now();
                     let progress_bar = bar.clone();
                     let mut lines =
                         PlainProgress::new(&stage.name, places.logs.join(log_file_name(stage)));
                     let progress = Box::new(move |step: u64, total: u64, message: &str| {
-                        if !show_progress {
-                            if let Some(line) = lines.report(step, total, message, Instant::now()) {
-                                eprintln!("{line}");
+                        let now = Instant::now();
+                        let estimate = {
+                            let mut job = job.lock().unwrap_or_else(PoisonError::into_inner);
+                            if total == 0 {
+                                job.started(now);
                             }
-                        } else if total > 0 {
+                            job.report(&stage.key, step, total);
+                            job.estimate(now)
+                        };
+                        if !show_progress {
+                            if let Some(line) = lines.report(step, total, message, now) {
+                                // A start line ends with its log's path.
+                                let job = if total > 0 {
+                                    job_suffix(&estimate)
+                                } else {
+                                    String::new()
+                                };
+                                eprintln!("{line}{job}");
+                            }
+                            return;
+                        }
+                        show_job(&job_bar, &estimate);
+                        if total > 0 {
                             progress_bar.set_length(total);
                             progress_bar.set_position(step);
                             progress_bar.set_message(message.to_string());
@@ -141,6 +173,11 @@ pub fn run_local(
                 break;
             };
             running.remove(&key);
+            {
+                let mut job = job.lock().unwrap_or_else(PoisonError::into_inner);
+                job.finished(&key, matches!(outcome, Outcome::Cached));
+                show_job(&job_bar, &job.estimate(Instant::now()));
+            }
             if let Some(stage) = plan.stage(&key) {
                 let line = match &outcome {
                     Outcome::Cached => format!("cached   {}", stage.name),
@@ -162,7 +199,32 @@ pub fn run_local(
             outcomes.insert(key, outcome);
         }
     });
+    job_bar.finish_and_clear();
     RunReport::in_order(order.iter().copied(), &mut outcomes)
+}
+
+/// The job bar's length: its position is the job's share done in
+/// thousandths.
+const JOB_BAR_LENGTH: u64 = 1000;
+
+/// Sets the job bar to `estimate`.
+fn show_job(bar: &ProgressBar, estimate: &JobEstimate) {
+    bar.set_position((estimate.fraction * JOB_BAR_LENGTH as f64).round() as u64);
+    if let Some(left) = estimate.seconds_left {
+        bar.set_message(format!("about {} left", duration_text(left)));
+    }
+}
+
+/// What a plain progress line adds about the whole job.
+fn job_suffix(estimate: &JobEstimate) -> String {
+    match estimate.seconds_left {
+        Some(left) => format!(
+            "; job {:.0}% done, about {} left",
+            estimate.fraction * 100.0,
+            duration_text(left)
+        ),
+        None => String::new(),
+    }
 }
 
 /// The threads each stage computes on when `jobs` stages may run at once

@@ -9,6 +9,7 @@
 mod cache;
 mod execute;
 mod executor;
+mod job_progress;
 mod local_executor;
 mod plain_progress;
 mod plan_file;
@@ -21,6 +22,7 @@ mod status;
 pub use cache::{ArtifactDigest, Cache, CacheError, Entry, Manifest, CACHE_LAYOUT};
 pub use execute::{execute, log_file_name, work_folder, Execution, Places, FAIL_STAGE_VARIABLE};
 pub use executor::{Executor, ExecutorError, Outcome, RunReport};
+pub use job_progress::{stage_work, JobEstimate, JobProgress};
 pub use local_executor::{run_local, LocalExecutor};
 pub use plan_file::PlanFile;
 pub use project::Project;
