@@ -76,7 +76,7 @@ fn assert_no_partial_entry(root: &Path) {
             echolab::plan::StageKey(entry.file_name().unwrap().to_string_lossy().into_owned());
         let whole = cache.get(&key).unwrap();
         assert!(
-            whole.is_some_and(|entry| entry.corrupt_artifacts().is_empty()),
+            whole.is_some_and(|entry| entry.damage().is_empty()),
             "partial cache entry {}",
             entry.display()
         );
@@ -310,7 +310,7 @@ fn a_flipped_byte_is_found_by_cache_verify_and_recomputed_by_the_next_run() {
     std::fs::write(&model, bytes).unwrap();
     let (ok, report) = run(root, &["cache", "verify"]);
     assert!(
-        !ok && report.contains("corrupt") && report.contains("model.safetensors"),
+        !ok && report.contains("damaged") && report.contains("model.safetensors"),
         "{report}"
     );
     let (ok, output) = run(root, &["run", "experiments/mini.echo"]);

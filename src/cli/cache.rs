@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use crate::lockfile::Lockfile;
 use crate::plan::StageKey;
-use crate::runtime::{Cache, Project};
+use crate::runtime::{damage_text, Cache, Lookup, Manifest, Project};
 
 fn project_cache(cache: Option<&Path>) -> Project {
     Project::current(cache)
@@ -18,22 +18,16 @@ pub(super) fn verify(cache: Option<&Path>) -> anyhow::Result<ExitCode> {
     let mut bad = 0;
     let keys = cache.keys()?;
     for key in &keys {
-        match cache.get(key) {
-            Ok(Some(entry)) => {
-                let corrupt = entry.corrupt_artifacts();
-                if !corrupt.is_empty() {
-                    bad += 1;
-                    println!(
-                        "corrupt     {} ({}): {}",
-                        key.short(),
-                        entry.manifest.name,
-                        corrupt.join(", ")
-                    );
-                }
-            }
-            Ok(None) => {
+        match cache.inspect(key) {
+            Ok(Lookup::Intact(_) | Lookup::Absent) => {}
+            Ok(Lookup::Damaged { damage, .. }) => {
                 bad += 1;
-                println!("incomplete  {}", key.short());
+                println!(
+                    "damaged     {}{}: {}",
+                    key.short(),
+                    recorded_name(&cache, key),
+                    damage_text(&damage)
+                );
             }
             Err(error) => {
                 bad += 1;
@@ -51,6 +45,15 @@ pub(super) fn verify(cache: Option<&Path>) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// ` (NAME)`: the stage name a damaged entry's manifest gives, when it
+/// still reads.
+fn recorded_name(cache: &Cache, key: &StageKey) -> String {
+    std::fs::read_to_string(cache.entry_path(key).join("manifest.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Manifest>(&text).ok())
+        .map_or_else(String::new, |manifest| format!(" ({})", manifest.name))
 }
 
 /// Keys referenced by any lockfile of the project.

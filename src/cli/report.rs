@@ -74,11 +74,12 @@ pub(super) fn run(
             failed = true;
             continue;
         };
-        let corrupt = entry.corrupt_artifacts();
-        if !corrupt.is_empty() {
+        let damage = entry.damage();
+        if !damage.is_empty() {
             eprintln!(
-                "error: the cached report `{}` does not match its manifest ({corrupt:?}): run `echolab run {}` to recompute it",
+                "error: the cached report `{}` is damaged ({}): run `echolab run {}` to recompute it",
                 stage.name,
+                crate::runtime::damage_text(&damage),
                 file.display()
             );
             failed = true;
@@ -133,10 +134,7 @@ fn publish_partial(
         let Some(key) = stage.upstream.get(role) else {
             return Ok(None);
         };
-        Ok(project
-            .cache
-            .get(key)?
-            .filter(|entry| entry.corrupt_artifacts().is_empty()))
+        Ok(project.cache.intact(key)?)
     };
     let name_of = |role: &str| {
         stage

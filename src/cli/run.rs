@@ -8,7 +8,10 @@ use super::{color_stderr, load_plan};
 use crate::lockfile::{changes, Lockfile, Provenance};
 use crate::plan::{Plan, Stage};
 use crate::runtime::slurm::{SlurmClient, SlurmExecutor, SlurmOptions};
-use crate::runtime::{execute, Cache, Executor, LocalExecutor, Outcome, Places, PlanFile, Project};
+use crate::runtime::{
+    damage_text, execute, Cache, Executor, LocalExecutor, Lookup, Outcome, Places, PlanFile,
+    Project,
+};
 
 /// Where `echolab run` runs the stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -95,9 +98,14 @@ pub(super) fn run(file: &Path, options: RunOptions) -> anyhow::Result<ExitCode> 
     let lock_path = project.lockfile(&plan.experiment);
     let previous = Lockfile::read(&lock_path)?;
     if options.locked || options.frozen {
+        let flag = if options.frozen {
+            "--frozen"
+        } else {
+            "--locked"
+        };
         let Some(lock) = &previous else {
             eprintln!(
-                "error: there is no lockfile `{}` (--locked); run `echolab lock {}`",
+                "error: there is no lockfile `{}` ({flag}); run `echolab lock {}`",
                 lock_path.display(),
                 file.display()
             );
@@ -106,7 +114,7 @@ pub(super) fn run(file: &Path, options: RunOptions) -> anyhow::Result<ExitCode> 
         let found = changes(lock, &plan);
         if !found.is_empty() {
             eprintln!(
-                "error: the lockfile `{}` needs to be updated (--locked):",
+                "error: the lockfile `{}` needs to be updated ({flag}):",
                 lock_path.display()
             );
             for change in found {
@@ -158,7 +166,8 @@ pub(super) fn run(file: &Path, options: RunOptions) -> anyhow::Result<ExitCode> 
     let mut not_reproduced = Vec::new();
     let mut unrecorded = Vec::new();
     for stage in &plan.stages {
-        let Some(entry) = project.cache.get(&stage.key)? else {
+        // Only an intact entry's digests may reach the lockfile.
+        let Some(entry) = project.cache.intact(&stage.key)? else {
             continue;
         };
         let outputs: BTreeMap<String, String> = entry
@@ -188,9 +197,11 @@ pub(super) fn run(file: &Path, options: RunOptions) -> anyhow::Result<ExitCode> 
                     )
                 });
             not_reproduced.push(format!(
-                "stage `{}` did not reproduce its recorded outputs: {}",
+                "stage `{}` did not reproduce its recorded outputs: {}; `echolab verify {} --stage {}` recomputes it to tell which is right",
                 stage.name,
-                differing.unwrap_or_else(|| "an artifact was added".to_string())
+                differing.unwrap_or_else(|| "an artifact was added".to_string()),
+                file.display(),
+                stage.name
             ));
         }
     }
@@ -289,10 +300,13 @@ pub(super) fn exec_stage(
         Ok(execution) => {
             eprintln!(
                 "{} {}",
-                if matches!(execution, crate::runtime::Execution::Cached(_)) {
-                    "cached"
-                } else {
-                    "ran"
+                match &execution {
+                    crate::runtime::Execution::Cached(_) => "cached".to_string(),
+                    crate::runtime::Execution::Computed(_) => "ran".to_string(),
+                    crate::runtime::Execution::Repaired { damage, .. } => format!(
+                        "ran (the cached entry was damaged: {})",
+                        damage_text(damage)
+                    ),
                 },
                 stage.name
             );
@@ -341,10 +355,23 @@ pub(super) fn verify(
     };
     let mut failed = false;
     for stage in selected {
-        let Some(recorded) = project.cache.get(&stage.key)? else {
-            eprintln!("not cached  {} (run it first)", stage.name);
-            failed = true;
-            continue;
+        // The bytes on disk, not only the manifest, are what is verified.
+        let recorded = match project.cache.inspect(&stage.key)? {
+            Lookup::Intact(entry) => entry,
+            Lookup::Absent => {
+                eprintln!("not cached  {} (run it first)", stage.name);
+                failed = true;
+                continue;
+            }
+            Lookup::Damaged { damage, .. } => {
+                eprintln!(
+                    "DAMAGED     {}: {} (`echolab run` recomputes it)",
+                    stage.name,
+                    damage_text(&damage)
+                );
+                failed = true;
+                continue;
+            }
         };
         let recomputed = match execute(stage, &plan, &places, Box::new(|_, _, _| {})) {
             Ok(execution) => execution.entry().clone(),

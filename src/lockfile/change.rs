@@ -48,6 +48,32 @@ pub enum Change {
         /// The upstream stage's name.
         upstream: String,
     },
+    /// A file is read now that the lock does not record, or the lock
+    /// records one no stage reads.
+    InputListed {
+        /// The file.
+        path: String,
+        /// Whether the plan reads it (else only the lock lists it).
+        read_now: bool,
+    },
+    /// A field of a stage's record differs from what the experiment gives
+    /// although nothing it is computed from does: the lockfile was edited.
+    RecordEdited {
+        /// The stage.
+        stage: String,
+        /// The field (`key`, `kind`).
+        field: &'static str,
+        /// The recorded value.
+        old: String,
+        /// The value the experiment gives.
+        new: String,
+    },
+    /// The lockfile's content differs from what `echolab lock` writes in a
+    /// way no other change names (its experiment's name, say).
+    Rewritten {
+        /// What differs.
+        what: String,
+    },
     /// The code that computes it changed version.
     VersionChanged {
         /// The stage.
@@ -91,6 +117,27 @@ impl fmt::Display for Change {
                     short(new)
                 )
             }
+            Change::InputListed {
+                path,
+                read_now: true,
+            } => write!(formatter, "input `{path}` is read but not recorded"),
+            Change::InputListed {
+                path,
+                read_now: false,
+            } => write!(formatter, "input `{path}` is recorded but no longer read"),
+            Change::RecordEdited {
+                stage,
+                field,
+                old,
+                new,
+            } => write!(
+                formatter,
+                "stage `{stage}`: the recorded `{field}` {old} is not what the experiment gives ({new}); the lockfile was edited"
+            ),
+            Change::Rewritten { what } => write!(
+                formatter,
+                "{what} differs from what `echolab lock` writes"
+            ),
             Change::UpstreamChanged {
                 stage,
                 role,
@@ -109,17 +156,34 @@ impl fmt::Display for Change {
     }
 }
 
-/// Every difference between `lock` and `plan`, stages in plan order.
+/// Every difference between `lock` and what `echolab lock` would write
+/// for `plan` (its outputs aside, which only a run can check), stages in
+/// plan order: every field of every stage is compared, whether or not its
+/// key changed, so a hand edit of a key, an upstream key, a parameter or
+/// an input is named too. Empty exactly when the lock is up to date.
 pub fn changes(lock: &Lockfile, plan: &Plan) -> Vec<Change> {
     let mut found = Vec::new();
-    for (path, digest) in plan.inputs() {
-        match lock.inputs.get(&path) {
-            Some(locked) if locked.blake3 != digest.blake3 => found.push(Change::InputChanged {
-                path,
+    let inputs = plan.inputs();
+    for (path, digest) in &inputs {
+        match lock.inputs.get(path) {
+            Some(locked) if locked != digest => found.push(Change::InputChanged {
+                path: path.clone(),
                 old: locked.blake3.clone(),
-                new: digest.blake3,
+                new: digest.blake3.clone(),
             }),
-            _ => {}
+            Some(_) => {}
+            None => found.push(Change::InputListed {
+                path: path.clone(),
+                read_now: true,
+            }),
+        }
+    }
+    for path in lock.inputs.keys() {
+        if !inputs.contains_key(path) {
+            found.push(Change::InputListed {
+                path: path.clone(),
+                read_now: false,
+            });
         }
     }
     for stage in &plan.stages {
@@ -127,14 +191,13 @@ pub fn changes(lock: &Lockfile, plan: &Plan) -> Vec<Change> {
             None => found.push(Change::StageAdded {
                 stage: stage.name.clone(),
             }),
-            Some(record) if record.key != stage.key => {
+            Some(record) => {
                 for change in stage_changes(lock, record, stage, plan) {
                     if !found.contains(&change) {
                         found.push(change);
                     }
                 }
             }
-            Some(_) => {}
         }
     }
     let names: BTreeSet<&str> = plan
@@ -149,10 +212,28 @@ pub fn changes(lock: &Lockfile, plan: &Plan) -> Vec<Change> {
             });
         }
     }
+    if lock.experiment != plan.experiment {
+        found.push(Change::Rewritten {
+            what: format!(
+                "the experiment's name `{}` (the experiment is `{}`)",
+                lock.experiment, plan.experiment
+            ),
+        });
+    }
+    if found.is_empty() {
+        let expected = Lockfile::from_plan(plan, lock.provenance.clone(), Some(lock));
+        if !lock.same_content(&expected) {
+            found.push(Change::Rewritten {
+                what: "the lockfile's content".to_string(),
+            });
+        }
+    }
     found
 }
 
-/// Why a stage's key differs from its locked key.
+/// Every way the record of `stage` in `lock` differs from the stage in
+/// `plan`: why its key changed, or, when nothing it is computed from
+/// changed but the record still differs, which field was edited.
 pub fn stage_changes(
     lock: &Lockfile,
     record: &StageRecord,
@@ -161,6 +242,14 @@ pub fn stage_changes(
 ) -> Vec<Change> {
     let mut found = Vec::new();
     let name = &stage.name;
+    if record.kind != stage.kind {
+        found.push(Change::RecordEdited {
+            stage: name.clone(),
+            field: "kind",
+            old: record.kind.to_string(),
+            new: stage.kind.to_string(),
+        });
+    }
     if record.semantics != stage.kind.semantics_version() {
         found.push(Change::VersionChanged {
             stage: name.clone(),
@@ -169,7 +258,8 @@ pub fn stage_changes(
             new: stage.kind.semantics_version().to_string(),
         });
     }
-    if lock.provenance.echolab != env!("CARGO_PKG_VERSION") {
+    let key_changed = record.key != stage.key;
+    if key_changed && lock.provenance.echolab != env!("CARGO_PKG_VERSION") {
         found.push(Change::VersionChanged {
             stage: name.clone(),
             what: "echolab".to_string(),
@@ -177,7 +267,7 @@ pub fn stage_changes(
             new: env!("CARGO_PKG_VERSION").to_string(),
         });
     }
-    if lock.provenance.candle != crate::plan::key::CANDLE_VERSION {
+    if key_changed && lock.provenance.candle != crate::plan::key::CANDLE_VERSION {
         found.push(Change::VersionChanged {
             stage: name.clone(),
             what: "candle".to_string(),
@@ -196,14 +286,25 @@ pub fn stage_changes(
         });
     }
     for (path, digest) in &stage.inputs {
-        if let Some(locked) = record.inputs.get(path) {
-            if locked.blake3 != digest.blake3 {
-                found.push(Change::InputChanged {
-                    path: path.clone(),
-                    old: locked.blake3.clone(),
-                    new: digest.blake3.clone(),
-                });
-            }
+        match record.inputs.get(path) {
+            Some(locked) if locked != digest => found.push(Change::InputChanged {
+                path: path.clone(),
+                old: locked.blake3.clone(),
+                new: digest.blake3.clone(),
+            }),
+            Some(_) => {}
+            None => found.push(Change::InputListed {
+                path: path.clone(),
+                read_now: true,
+            }),
+        }
+    }
+    for path in record.inputs.keys() {
+        if !stage.inputs.contains_key(path) {
+            found.push(Change::InputListed {
+                path: path.clone(),
+                read_now: false,
+            });
         }
     }
     let roles: BTreeSet<&String> = record
@@ -227,6 +328,14 @@ pub fn stage_changes(
                 upstream,
             });
         }
+    }
+    if key_changed && found.is_empty() {
+        found.push(Change::RecordEdited {
+            stage: name.clone(),
+            field: "key",
+            old: format!("{}..", record.key.short()),
+            new: format!("{}..", stage.key.short()),
+        });
     }
     found
 }

@@ -98,21 +98,91 @@ impl Entry {
         self.path.join(name)
     }
 
-    /// Re-hashes every artifact; returns the ones whose bytes differ from
-    /// the manifest (or are missing).
-    pub fn corrupt_artifacts(&self) -> Vec<String> {
-        self.manifest
-            .artifacts
-            .iter()
-            .filter(
-                |(name, expected)| match digest_file(&self.path.join(name)) {
-                    Ok(actual) => actual.blake3 != expected.blake3 || actual.size != expected.size,
-                    Err(_) => true,
-                },
-            )
-            .map(|(name, _)| name.clone())
-            .collect()
+    /// Re-hashes every file of the entry's folder against the manifest:
+    /// the artifacts it lists that are missing or whose bytes differ, and
+    /// the files it does not list. Empty when the entry is intact.
+    pub fn damage(&self) -> Vec<Damage> {
+        let mut damage = Vec::new();
+        for (name, expected) in &self.manifest.artifacts {
+            match digest_file(&self.path.join(name)) {
+                Ok(actual) if actual.blake3 == expected.blake3 && actual.size == expected.size => {}
+                Ok(_) => damage.push(Damage::Changed(name.clone())),
+                Err(_) => damage.push(Damage::Missing(name.clone())),
+            }
+        }
+        match files_below(&self.path) {
+            Ok(files) => {
+                for file in files {
+                    let relative = relative_name(&self.path, &file);
+                    if relative != MANIFEST && !self.manifest.artifacts.contains_key(&relative) {
+                        damage.push(Damage::Unlisted(relative));
+                    }
+                }
+            }
+            Err(error) => damage.push(Damage::Manifest(format!(
+                "cannot be checked: its folder cannot be listed ({error})"
+            ))),
+        }
+        damage
     }
+}
+
+/// The name of a cache entry's manifest.
+const MANIFEST: &str = "manifest.json";
+
+/// What is wrong with a cache entry on disk, found by [`Entry::damage`] or
+/// [`Cache::inspect`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Damage {
+    /// The manifest is missing, is not a manifest, or names another key.
+    Manifest(String),
+    /// An artifact the manifest lists is not there.
+    Missing(String),
+    /// An artifact's bytes differ from the digest in the manifest.
+    Changed(String),
+    /// A file in the entry that the manifest does not list.
+    Unlisted(String),
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Damage::Manifest(why) => write!(formatter, "`{MANIFEST}` {why}"),
+            Damage::Missing(name) => write!(formatter, "`{name}` is missing"),
+            Damage::Changed(name) => {
+                write!(
+                    formatter,
+                    "`{name}` differs from its digest in `{MANIFEST}`"
+                )
+            }
+            Damage::Unlisted(name) => write!(formatter, "`{name}` is not in `{MANIFEST}`"),
+        }
+    }
+}
+
+/// Damage in words, `; `-separated.
+pub fn damage_text(damage: &[Damage]) -> String {
+    damage
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// What [`Cache::inspect`] found for a key.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// No entry.
+    Absent,
+    /// An entry whose every file matches its manifest.
+    Intact(Entry),
+    /// An entry folder that must not be used: what is wrong with it.
+    Damaged {
+        /// The entry's folder.
+        path: PathBuf,
+        /// What is wrong.
+        damage: Vec<Damage>,
+    },
 }
 
 /// The content-addressed store of stage outputs.
@@ -147,11 +217,12 @@ impl Cache {
     }
 
     /// The entry of `key`, if it is complete: its manifest reads and every
-    /// artifact it lists exists with the recorded size. (Use
-    /// [`Entry::corrupt_artifacts`] to check the bytes.)
+    /// artifact it lists exists with the recorded size. This reads no
+    /// artifact's bytes: before trusting an entry's bytes, use
+    /// [`Cache::inspect`] (or [`Cache::intact`]), which does.
     pub fn get(&self, key: &StageKey) -> Result<Option<Entry>, CacheError> {
         let path = self.entry_path(key);
-        let manifest_path = path.join("manifest.json");
+        let manifest_path = path.join(MANIFEST);
         let text = match fs::read_to_string(&manifest_path) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -172,6 +243,65 @@ impl Cache {
             fs::metadata(path.join(name)).is_ok_and(|metadata| metadata.len() == digest.size)
         });
         Ok(complete.then_some(Entry { path, manifest }))
+    }
+
+    /// The entry of `key` checked byte for byte: every file in its folder
+    /// listed in its manifest with its digest, every listed file there.
+    /// Re-hashes the whole entry (blake3; docs/runtime.md gives the cost).
+    pub fn inspect(&self, key: &StageKey) -> Result<Lookup, CacheError> {
+        let path = self.entry_path(key);
+        if !path.exists() {
+            return Ok(Lookup::Absent);
+        }
+        let manifest_path = path.join(MANIFEST);
+        let text = match fs::read_to_string(&manifest_path) {
+            Ok(text) => text,
+            Err(error) => {
+                let why = if error.kind() == std::io::ErrorKind::NotFound {
+                    "is missing".to_string()
+                } else {
+                    format!("cannot be read ({error})")
+                };
+                return Ok(Lookup::Damaged {
+                    path,
+                    damage: vec![Damage::Manifest(why)],
+                });
+            }
+        };
+        let manifest: Manifest = match serde_json::from_str(&text) {
+            Ok(manifest) => manifest,
+            Err(error) => {
+                return Ok(Lookup::Damaged {
+                    path,
+                    damage: vec![Damage::Manifest(format!("is not a manifest ({error})"))],
+                })
+            }
+        };
+        if &manifest.key != key {
+            let why = format!("is for key {}", manifest.key);
+            return Ok(Lookup::Damaged {
+                path,
+                damage: vec![Damage::Manifest(why)],
+            });
+        }
+        let entry = Entry { path, manifest };
+        let damage = entry.damage();
+        Ok(if damage.is_empty() {
+            Lookup::Intact(entry)
+        } else {
+            Lookup::Damaged {
+                path: entry.path,
+                damage,
+            }
+        })
+    }
+
+    /// The entry of `key` if [`Cache::inspect`] finds it intact.
+    pub fn intact(&self, key: &StageKey) -> Result<Option<Entry>, CacheError> {
+        Ok(match self.inspect(key)? {
+            Lookup::Intact(entry) => Some(entry),
+            Lookup::Absent | Lookup::Damaged { .. } => None,
+        })
     }
 
     /// A fresh staging folder to write an entry of `key` into.
@@ -201,11 +331,8 @@ impl Cache {
     ) -> Result<Entry, CacheError> {
         let mut artifacts = BTreeMap::new();
         for file in files_below(staged)? {
-            let relative = file.strip_prefix(staged).map_or_else(
-                |_| file.to_string_lossy().into_owned(),
-                |relative| relative.to_string_lossy().replace('\\', "/"),
-            );
-            if relative == "manifest.json" {
+            let relative = relative_name(staged, &file);
+            if relative == MANIFEST {
                 continue;
             }
             let digest = digest_file(&file).map_err(io("hash", &file))?;
@@ -225,7 +352,7 @@ impl Cache {
             artifacts,
             echolab: env!("CARGO_PKG_VERSION").to_string(),
         };
-        let manifest_path = staged.join("manifest.json");
+        let manifest_path = staged.join(MANIFEST);
         let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
         write_synced(&manifest_path, text.as_bytes())?;
         sync_directories_below(staged)?;
@@ -308,7 +435,16 @@ impl Cache {
     }
 }
 
-/// Every regular file below `folder`, sorted.
+/// The name of `file` inside `folder`, with `/` between its parts.
+fn relative_name(folder: &Path, file: &Path) -> String {
+    file.strip_prefix(folder).map_or_else(
+        |_| file.to_string_lossy().into_owned(),
+        |relative| relative.to_string_lossy().replace('\\', "/"),
+    )
+}
+
+/// Every file below `folder` that is not a folder (links and other
+/// special files included, so that a damage check sees them), sorted.
 fn files_below(folder: &Path) -> Result<Vec<PathBuf>, CacheError> {
     let mut files = Vec::new();
     let mut pending = vec![folder.to_path_buf()];
@@ -319,7 +455,7 @@ fn files_below(folder: &Path) -> Result<Vec<PathBuf>, CacheError> {
             let kind = item.file_type().map_err(io("inspect", &path))?;
             if kind.is_dir() {
                 pending.push(path);
-            } else if kind.is_file() {
+            } else {
                 files.push(path);
             }
         }

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::stages::{compute, Progress, StageContext, StageError};
-use super::{Cache, Entry, StageTiming};
+use super::{damage_text, Cache, Damage, Entry, Lookup, StageTiming};
 use crate::plan::{Plan, Stage};
 
 /// What running a stage did.
@@ -19,13 +19,23 @@ pub enum Execution {
     Cached(Entry),
     /// It was computed and published.
     Computed(Entry),
+    /// The cache held a damaged entry (`damage`); it was removed, and the
+    /// stage computed and published again.
+    Repaired {
+        /// The new entry.
+        entry: Entry,
+        /// What was wrong with the old one.
+        damage: Vec<Damage>,
+    },
 }
 
 impl Execution {
     /// The stage's entry.
     pub fn entry(&self) -> &Entry {
         match self {
-            Execution::Cached(entry) | Execution::Computed(entry) => entry,
+            Execution::Cached(entry)
+            | Execution::Computed(entry)
+            | Execution::Repaired { entry, .. } => entry,
         }
     }
 }
@@ -106,17 +116,22 @@ pub fn execute(
             path: log_path.clone(),
             source,
         })?;
-    if let Some(entry) = target.get(&stage.key)? {
-        let corrupt = entry.corrupt_artifacts();
-        if corrupt.is_empty() {
-            return Ok(Execution::Cached(entry));
+    // Every cache hit is checked byte for byte: a damaged entry is never
+    // used, whatever a lockfile says, but removed and computed again.
+    let mut replaced = Vec::new();
+    match target.inspect(&stage.key)? {
+        Lookup::Intact(entry) => return Ok(Execution::Cached(entry)),
+        Lookup::Absent => {}
+        Lookup::Damaged { damage, .. } => {
+            use std::io::Write as _;
+            let _ = writeln!(
+                log,
+                "the cached entry is damaged ({}): recomputing",
+                damage_text(&damage)
+            );
+            target.remove(&stage.key)?;
+            replaced = damage;
         }
-        use std::io::Write as _;
-        let _ = writeln!(
-            log,
-            "cached artifacts {corrupt:?} do not match their manifest: recomputing"
-        );
-        target.remove(&stage.key)?;
     }
     let work = work_folder(target, stage);
     fs::create_dir_all(&work).map_err(|source| StageError::Io {
@@ -167,7 +182,14 @@ pub fn execute(
             let _ = StageTiming::record(places.logs, stage, started.elapsed());
             // The work folder only serves a resume; the entry is whole now.
             let _ = fs::remove_dir_all(&work);
-            Ok(Execution::Computed(entry))
+            Ok(if replaced.is_empty() {
+                Execution::Computed(entry)
+            } else {
+                Execution::Repaired {
+                    entry,
+                    damage: replaced,
+                }
+            })
         }
         Err(error) => {
             use std::io::Write as _;

@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::cache::damage_text;
 use super::execute::{execute, log_file_name, Execution, Places};
 use super::executor::{Executor, ExecutorError, Outcome, RunReport};
 use super::job_progress::{JobEstimate, JobProgress};
@@ -118,6 +119,7 @@ pub fn run_local(
                 let stage: &Stage = stage;
                 let job = &job;
                 let job_bar = job_bar.clone();
+                let multi = &multi;
                 scope.spawn(move || {
                     let start = Instant::now();
                     let progress_bar = bar.clone();
@@ -157,6 +159,18 @@ pub fn run_local(
                     let outcome = match computed {
                         Ok(Execution::Cached(_)) => Outcome::Cached,
                         Ok(Execution::Computed(_)) => Outcome::Computed(start.elapsed()),
+                        Ok(Execution::Repaired { damage, .. }) => {
+                            let line = format!(
+                                "damaged  {}: {}; recomputed",
+                                stage.name,
+                                damage_text(&damage)
+                            );
+                            let _ = multi.println(&line);
+                            if !show_progress {
+                                eprintln!("{line}");
+                            }
+                            Outcome::Computed(start.elapsed())
+                        }
                         Err(error) => Outcome::Failed {
                             message: error.to_string(),
                             log: places.logs.join(log_file_name(stage)),

@@ -19,7 +19,9 @@ mod stage_timing;
 pub mod stages;
 mod status;
 
-pub use cache::{ArtifactDigest, Cache, CacheError, Entry, Manifest, CACHE_LAYOUT};
+pub use cache::{
+    damage_text, ArtifactDigest, Cache, CacheError, Damage, Entry, Lookup, Manifest, CACHE_LAYOUT,
+};
 pub use execute::{execute, log_file_name, work_folder, Execution, Places, FAIL_STAGE_VARIABLE};
 pub use executor::{Executor, ExecutorError, Outcome, RunReport};
 pub use job_progress::{stage_work, JobEstimate, JobProgress};

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::Path;
 
 use super::stages::evaluation_parts;
-use super::{work_folder, Cache, CacheError};
+use super::{damage_text, work_folder, Cache, CacheError, Lookup};
 use crate::evaluation::EvaluationPart;
 use crate::lockfile::{Change, Lockfile};
 use crate::plan::{Plan, Stage, StageKind};
@@ -42,6 +42,12 @@ pub enum StaleReason {
     OutputCorrupt {
         /// The artifact.
         artifact: String,
+    },
+    /// The cache entry's files do not match its own manifest (re-hashed
+    /// byte for byte); the next run recomputes it.
+    Damaged {
+        /// What is wrong, in words.
+        damage: String,
     },
 }
 
@@ -102,6 +108,10 @@ impl fmt::Display for StaleReason {
             StaleReason::OutputCorrupt { artifact } => {
                 write!(formatter, "output `{artifact}` differs from the lockfile")
             }
+            StaleReason::Damaged { damage } => write!(
+                formatter,
+                "its cache entry is damaged ({damage}); the next run recomputes it"
+            ),
         }
     }
 }
@@ -189,7 +199,27 @@ fn stored_status(
     cache: &Cache,
 ) -> Result<Freshness, CacheError> {
     let record = lock.and_then(|lock| lock.stages.get(&stage.name));
-    let entry = cache.get(&stage.key)?;
+    let entry = match cache.inspect(&stage.key)? {
+        Lookup::Intact(entry) => Some(entry),
+        Lookup::Absent => None,
+        Lookup::Damaged { damage, .. } => {
+            return Ok(Freshness::Stale(vec![StaleReason::Damaged {
+                damage: damage_text(&damage),
+            }]))
+        }
+    };
+    // A record whose key matches but whose other fields differ from the
+    // plan was edited by hand: say which.
+    if let (Some(lock), Some(record)) = (lock, record) {
+        if record.key == stage.key {
+            let edits = crate::lockfile::stage_changes(lock, record, stage, plan);
+            if !edits.is_empty() {
+                return Ok(Freshness::Stale(
+                    edits.into_iter().map(StaleReason::Changed).collect(),
+                ));
+            }
+        }
+    }
     match (entry, record) {
         (Some(entry), Some(record)) if record.key == stage.key => {
             let recorded_differently = record.outputs.iter().find(|(artifact, digest)| {

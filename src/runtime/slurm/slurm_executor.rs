@@ -128,10 +128,7 @@ impl SlurmExecutor {
             .iter()
             .filter(|stage| wanted.contains(&stage.key))
         {
-            let whole = places
-                .target
-                .get(&stage.key)?
-                .is_some_and(|entry| entry.corrupt_artifacts().is_empty());
+            let whole = places.target.intact(&stage.key)?.is_some();
             if whole {
                 cached.push(stage.key.clone());
                 continue;

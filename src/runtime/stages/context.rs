@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 
 use crate::data::{read_shard, DataError, Document, Tokenizer};
 use crate::plan::{Plan, Stage};
-use crate::runtime::{Cache, CacheError, Entry};
+use crate::runtime::{damage_text, Cache, CacheError, Entry, Lookup};
 use crate::training::TrainingError;
 
 /// Why a stage failed.
@@ -20,6 +20,15 @@ pub enum StageError {
         role: String,
         /// Its key.
         key: String,
+    },
+    /// An upstream stage's cache entry does not match its manifest; the
+    /// next `echolab run` recomputes it.
+    #[error("the cached output of upstream stage `{upstream}` is damaged ({damage}); `echolab run` recomputes it")]
+    DamagedUpstream {
+        /// The upstream stage's name.
+        upstream: String,
+        /// What is wrong, in words.
+        damage: String,
     },
     /// The stage's parameters do not have the shape this echolab expects.
     #[error("invalid parameters: {message}")]
@@ -102,12 +111,17 @@ impl StageContext<'_> {
                 role: role.to_string(),
                 key: String::new(),
             })?;
-        self.upstream_cache
-            .get(key)?
-            .ok_or_else(|| StageError::MissingUpstream {
+        match self.upstream_cache.inspect(key)? {
+            Lookup::Intact(entry) => Ok(entry),
+            Lookup::Absent => Err(StageError::MissingUpstream {
                 role: role.to_string(),
                 key: key.0.clone(),
-            })
+            }),
+            Lookup::Damaged { damage, .. } => Err(StageError::DamagedUpstream {
+                upstream: self.upstream_name(role),
+                damage: damage_text(&damage),
+            }),
+        }
     }
 
     /// The name of the upstream stage in `role`.
