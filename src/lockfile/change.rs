@@ -1,10 +1,10 @@
 //! [`Change`]: why a lock is out of date, as a typed reason rendered in words.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::{Lockfile, StageRecord};
-use crate::plan::{Plan, Stage};
+use crate::plan::{InputDigest, Plan, Stage};
 
 /// One way a plan differs from its lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,28 +164,7 @@ impl fmt::Display for Change {
 pub fn changes(lock: &Lockfile, plan: &Plan) -> Vec<Change> {
     let mut found = Vec::new();
     let inputs = plan.inputs();
-    for (path, digest) in &inputs {
-        match lock.inputs.get(path) {
-            Some(locked) if locked != digest => found.push(Change::InputChanged {
-                path: path.clone(),
-                old: locked.blake3.clone(),
-                new: digest.blake3.clone(),
-            }),
-            Some(_) => {}
-            None => found.push(Change::InputListed {
-                path: path.clone(),
-                read_now: true,
-            }),
-        }
-    }
-    for path in lock.inputs.keys() {
-        if !inputs.contains_key(path) {
-            found.push(Change::InputListed {
-                path: path.clone(),
-                read_now: false,
-            });
-        }
-    }
+    input_changes(&lock.inputs, &inputs, &mut found);
     for stage in &plan.stages {
         match lock.stages.get(&stage.name) {
             None => found.push(Change::StageAdded {
@@ -285,28 +264,7 @@ pub fn stage_changes(
             new,
         });
     }
-    for (path, digest) in &stage.inputs {
-        match record.inputs.get(path) {
-            Some(locked) if locked != digest => found.push(Change::InputChanged {
-                path: path.clone(),
-                old: locked.blake3.clone(),
-                new: digest.blake3.clone(),
-            }),
-            Some(_) => {}
-            None => found.push(Change::InputListed {
-                path: path.clone(),
-                read_now: true,
-            }),
-        }
-    }
-    for path in record.inputs.keys() {
-        if !stage.inputs.contains_key(path) {
-            found.push(Change::InputListed {
-                path: path.clone(),
-                read_now: false,
-            });
-        }
-    }
+    input_changes(&record.inputs, &stage.inputs, &mut found);
     let roles: BTreeSet<&String> = record
         .upstream
         .keys()
@@ -338,6 +296,37 @@ pub fn stage_changes(
         });
     }
     found
+}
+
+/// The files read now (`current`) against those `locked`: changed,
+/// read but not recorded, recorded but no longer read.
+fn input_changes(
+    locked: &BTreeMap<String, InputDigest>,
+    current: &BTreeMap<String, InputDigest>,
+    found: &mut Vec<Change>,
+) {
+    for (path, digest) in current {
+        match locked.get(path) {
+            Some(old) if old != digest => found.push(Change::InputChanged {
+                path: path.clone(),
+                old: old.blake3.clone(),
+                new: digest.blake3.clone(),
+            }),
+            Some(_) => {}
+            None => found.push(Change::InputListed {
+                path: path.clone(),
+                read_now: true,
+            }),
+        }
+    }
+    for path in locked.keys() {
+        if !current.contains_key(path) {
+            found.push(Change::InputListed {
+                path: path.clone(),
+                read_now: false,
+            });
+        }
+    }
 }
 
 /// Leaf differences between two JSON values, as `(path, old, new)`. The
