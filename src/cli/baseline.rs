@@ -63,7 +63,7 @@ pub(super) fn baseline(file: &Path, cache: Option<&Path>) -> anyhow::Result<Exit
                     continue;
                 }
             };
-        let model = match project.cache.get(&stage.key)? {
+        let model = match project.cache.intact(&stage.key)? {
             Some(entry) => final_held_out_losses(&entry.artifact("metrics.jsonl"))?,
             None => Vec::new(),
         };

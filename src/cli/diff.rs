@@ -103,9 +103,9 @@ fn rows_of(side: &str, cache: Option<&Path>) -> anyhow::Result<Option<Vec<Metric
     let project = Project::locate(&file, cache);
     let labels = labels_from_reports(&plan);
     let read_eval = |stage: &Stage| -> anyhow::Result<Vec<MetricRow>> {
-        let entry = project.cache.get(&stage.key)?.with_context(|| {
+        let entry = project.cache.intact(&stage.key)?.with_context(|| {
             format!(
-                "stage `{}` of `{side}` is not in the cache: run it first",
+                "stage `{}` of `{side}` is not in the cache, or its entry is damaged (`echolab status` says which): run it first",
                 stage.name
             )
         })?;
@@ -132,7 +132,7 @@ fn rows_of(side: &str, cache: Option<&Path>) -> anyhow::Result<Option<Vec<Metric
         Ok(rows)
     };
     let read_report = |stage: &Stage| -> anyhow::Result<Option<Vec<MetricRow>>> {
-        let Some(entry) = project.cache.get(&stage.key)? else {
+        let Some(entry) = project.cache.intact(&stage.key)? else {
             return Ok(None);
         };
         let path = entry.artifact("metrics.csv");
@@ -162,7 +162,7 @@ fn rows_of(side: &str, cache: Option<&Path>) -> anyhow::Result<Option<Vec<Metric
         }
         let mut rows = Vec::new();
         for stage in evaluations {
-            if project.cache.get(&stage.key)?.is_some() {
+            if project.cache.intact(&stage.key)?.is_some() {
                 rows.extend(read_eval(stage)?);
             }
         }
