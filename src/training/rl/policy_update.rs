@@ -82,13 +82,38 @@ fn one_pass(
     batches: &[MicroBatch],
     optimizer: &mut AdamW,
 ) -> Result<(LossTerms, f64), RlError> {
+    let Some((terms, gradients)) = pass_gradients(update, rollout, advantages, batches, optimizer)?
+    else {
+        return Ok((LossTerms::default(), 0.0));
+    };
+    let norm = apply(
+        gradients,
+        optimizer,
+        update.learning_rate,
+        update.gradient_clip,
+        update.step,
+        update.names,
+    )?;
+    Ok((terms, norm))
+}
+
+/// The loss of one pass over the rollout and its gradients, summed over
+/// the micro-batches in their order (in the optimizer's variable order);
+/// `None` when the rollout has no completion token.
+fn pass_gradients(
+    update: &PolicyUpdate,
+    rollout: &mut Rollout,
+    advantages: &Advantages,
+    batches: &[MicroBatch],
+    optimizer: &AdamW,
+) -> Result<Option<(LossTerms, Vec<Option<Tensor>>)>, RlError> {
     let total_tokens: usize = rollout
         .sequences
         .iter()
         .map(TrainingSequence::completion_length)
         .sum();
     if total_tokens == 0 {
-        return Ok((LossTerms::default(), 0.0));
+        return Ok(None);
     }
     let scale = 1.0 / total_tokens as f64;
     let mut terms = LossTerms::default();
@@ -152,15 +177,7 @@ fn one_pass(
         accumulate(&mut gradients, &loss, optimizer, update.names)?;
     }
     rollout.policy_measured = true;
-    let norm = apply(
-        gradients,
-        optimizer,
-        update.learning_rate,
-        update.gradient_clip,
-        update.step,
-        update.names,
-    )?;
-    Ok((terms, norm))
+    Ok(Some((terms, gradients)))
 }
 
 /// Adds the gradients of `loss` to `gradients`, in the optimizer's order.
@@ -308,6 +325,223 @@ mod tests {
         .unwrap();
         let weights = weight_bits(&parameters);
         (rollout.old_log_probabilities, weights)
+    }
+
+    /// GRPO's loss and gradient written out the plainest way: each
+    /// sequence through `Gpt::forward`, a log-softmax of primitive
+    /// operations, the advantages `(r - mean) / std` of each group
+    /// (population std), and per completion token
+    /// `-A exp(log p - stop_gradient(log p)) + beta k3`, summed and
+    /// divided by the number of completion tokens. Returns the loss and the
+    /// gradient of every variable, in the optimizer's order.
+    fn grpo_reference(
+        model: &Gpt,
+        reference: &Gpt,
+        variables: &[(String, candle_core::Var)],
+        rollout: &Rollout,
+        beta: f64,
+        placement: KlPlacement,
+    ) -> (f64, Vec<Vec<f32>>) {
+        use candle_core::D;
+        let log_probabilities = |network: &Gpt, sequence: &TrainingSequence| -> Tensor {
+            let tokens = &sequence.tokens;
+            let inputs = Tensor::new(&tokens[..tokens.len() - 1], &Device::Cpu)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap();
+            let logits = network.forward(&inputs).unwrap().squeeze(0).unwrap();
+            let maximum = logits.max_keepdim(D::Minus1).unwrap().detach();
+            let shifted = logits.broadcast_sub(&maximum).unwrap();
+            let normaliser = shifted
+                .exp()
+                .unwrap()
+                .sum_keepdim(D::Minus1)
+                .unwrap()
+                .log()
+                .unwrap();
+            let all = shifted.broadcast_sub(&normaliser).unwrap();
+            let targets = Tensor::new(&tokens[1..], &Device::Cpu)
+                .unwrap()
+                .unsqueeze(1)
+                .unwrap();
+            let picked = all.gather(&targets, 1).unwrap().squeeze(1).unwrap();
+            // Completion tokens only: those after the prompt.
+            let start = sequence.prompt_length - 1;
+            picked.narrow(0, start, tokens.len() - 1 - start).unwrap()
+        };
+        let count = rollout.sequences.len();
+        let k3 = |log_ratio: &Tensor| -> Tensor {
+            // q/p - 1 - log(q/p), with log(q/p) = -log_ratio.
+            ((log_ratio.neg().unwrap().exp().unwrap() - 1.0).unwrap() + log_ratio).unwrap()
+        };
+        let mut policy = Vec::new();
+        let mut penalties = Vec::new();
+        for sequence in &rollout.sequences {
+            let p = log_probabilities(model, sequence);
+            let q = log_probabilities(reference, sequence).detach();
+            let log_ratio = (&p - &q).unwrap();
+            penalties.push(
+                k3(&log_ratio.detach())
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap() as f64,
+            );
+            policy.push((p, log_ratio));
+        }
+        let mut advantages = vec![0.0; count];
+        let groups = rollout.groups.iter().max().unwrap() + 1;
+        for group in 0..groups {
+            let members: Vec<usize> = (0..count).filter(|&i| rollout.groups[i] == group).collect();
+            let returns: Vec<f64> = members
+                .iter()
+                .map(|&i| match placement {
+                    KlPlacement::Reward => rollout.rewards[i] - beta * penalties[i],
+                    KlPlacement::Loss => rollout.rewards[i],
+                })
+                .collect();
+            let mean = returns.iter().sum::<f64>() / returns.len() as f64;
+            let variance =
+                returns.iter().map(|r| (r - mean) * (r - mean)).sum::<f64>() / returns.len() as f64;
+            for (&i, r) in members.iter().zip(&returns) {
+                advantages[i] = if variance > 0.0 {
+                    (r - mean) / variance.sqrt()
+                } else {
+                    0.0
+                };
+            }
+        }
+        let tokens: usize = rollout
+            .sequences
+            .iter()
+            .map(TrainingSequence::completion_length)
+            .sum();
+        let mut loss = Tensor::new(0f32, &Device::Cpu).unwrap();
+        for ((p, log_ratio), advantage) in policy.iter().zip(&advantages) {
+            let ratio = (p - p.detach()).unwrap().exp().unwrap();
+            let mut per_token = (ratio * -*advantage).unwrap();
+            if placement == KlPlacement::Loss {
+                per_token = (per_token + (k3(log_ratio) * beta).unwrap()).unwrap();
+            }
+            loss = (loss + per_token.sum_all().unwrap()).unwrap();
+        }
+        let loss = (loss / tokens as f64).unwrap();
+        let store = loss.backward().unwrap();
+        let gradients = variables
+            .iter()
+            .map(|(_, variable)| {
+                store
+                    .get(variable.as_tensor())
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+            })
+            .collect();
+        (f64::from(loss.to_scalar::<f32>().unwrap()), gradients)
+    }
+
+    #[test]
+    fn grpos_loss_and_gradient_equal_a_written_out_reference() {
+        for placement in [KlPlacement::Loss, KlPlacement::Reward] {
+            let config = tiny_model();
+            let stream = Stream::new(5);
+            let (model, parameters) = Gpt::initialize(&config, 30, &stream, &Device::Cpu).unwrap();
+            let (reference, _) =
+                Gpt::initialize(&config, 30, &Stream::new(6), &Device::Cpu).unwrap();
+            // Two groups of three with different rewards and lengths; one
+            // group all-equal (its advantages are 0), one answer cut
+            // without EOS (token 1).
+            let prompts = [vec![3u32, 4, 5], vec![6, 7], vec![2, 9]];
+            let completions = [
+                vec![8u32, 9, 1],
+                vec![10, 1],
+                vec![11, 12, 13, 14, 15],
+                vec![14, 1],
+                vec![15, 16, 1],
+                vec![17, 18, 19, 1],
+                vec![20, 1],
+                vec![21, 22, 1],
+                vec![23, 1],
+            ];
+            let mut rollout = Rollout::for_tests(
+                completions
+                    .iter()
+                    .enumerate()
+                    .map(|(index, completion)| {
+                        TrainingSequence::new(&prompts[index / 3], completion)
+                    })
+                    .collect(),
+                vec![0, 0, 0, 1, 1, 1, 2, 2, 2],
+                vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0],
+            );
+            let batches = MicroBatch::plan(&rollout.sequences, 16).unwrap();
+            rollout
+                .measure(&batches, &model, &reference, None, true)
+                .unwrap();
+            let variables = parameters.named().unwrap();
+            let names: Vec<String> = variables.iter().map(|(name, _)| name.clone()).collect();
+            let optimizer = AdamW::new(
+                variables.clone(),
+                AdamWConfig {
+                    learning_rate: 1e-3,
+                    beta1: 0.9,
+                    beta2: 0.95,
+                    epsilon: 1e-8,
+                    weight_decay: 0.0,
+                },
+            )
+            .unwrap();
+            let algorithm = Algorithm::Grpo {
+                clip: 0.2,
+                epochs: 1,
+            };
+            let beta = 0.5;
+            let update = PolicyUpdate {
+                algorithm: &algorithm,
+                model: &model,
+                value_head: None,
+                kl_coefficient: beta,
+                estimator: KlEstimator::K3,
+                placement,
+                learning_rate: 1e-3,
+                gradient_clip: None,
+                step: 1,
+                names: &names,
+            };
+            let advantages = Advantages::of(&algorithm, &rollout, beta, KlEstimator::K3, placement);
+            let (terms, gradients) =
+                pass_gradients(&update, &mut rollout, &advantages, &batches, &optimizer)
+                    .unwrap()
+                    .unwrap();
+            let (loss, expected) =
+                grpo_reference(&model, &reference, &variables, &rollout, beta, placement);
+            assert!(
+                (terms.total - loss).abs() <= 1e-5 * loss.abs().max(1e-3),
+                "{placement:?}: loss {} against the reference's {loss}",
+                terms.total
+            );
+            let mut largest = 0f32;
+            for ((name, gradient), expected) in names.iter().zip(gradients).zip(&expected) {
+                let gradient = gradient
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap();
+                let scale = expected.iter().fold(0f32, |m, g| m.max(g.abs()));
+                largest = largest.max(scale);
+                for (index, (a, b)) in gradient.iter().zip(expected).enumerate() {
+                    assert!(
+                        (a - b).abs() <= 1e-4 * scale + 1e-7,
+                        "{placement:?}: `{name}`[{index}] {a} against the reference's {b}"
+                    );
+                }
+            }
+            // The comparison means something: the gradient is not zero.
+            assert!(largest > 1e-3, "{placement:?}: largest gradient {largest}");
+        }
     }
 
     #[test]
