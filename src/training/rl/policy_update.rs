@@ -97,6 +97,9 @@ fn one_pass(
     Ok((terms, norm))
 }
 
+/// Each optimizer variable's gradient, summed over micro-batches.
+type Gradients = Vec<Option<Tensor>>;
+
 /// The loss of one pass over the rollout and its gradients, summed over
 /// the micro-batches in their order (in the optimizer's variable order);
 /// `None` when the rollout has no completion token.
@@ -106,7 +109,7 @@ fn pass_gradients(
     advantages: &Advantages,
     batches: &[MicroBatch],
     optimizer: &AdamW,
-) -> Result<Option<(LossTerms, Vec<Option<Tensor>>)>, RlError> {
+) -> Result<Option<(LossTerms, Gradients)>, RlError> {
     let total_tokens: usize = rollout
         .sequences
         .iter()
@@ -117,7 +120,7 @@ fn pass_gradients(
     }
     let scale = 1.0 / total_tokens as f64;
     let mut terms = LossTerms::default();
-    let mut gradients: Vec<Option<Tensor>> = vec![None; update.names.len()];
+    let mut gradients: Gradients = vec![None; update.names.len()];
     for batch in batches {
         let output = batch.forward(update.model, update.value_head)?;
         if !rollout.policy_measured {
