@@ -4,7 +4,8 @@
 //! `None` for that value, so the caller can go on and report every problem.
 //! Defaults are `.echo` text from the catalog, checked by the same code.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 use super::catalog;
@@ -783,8 +784,8 @@ impl Checker<'_> {
     }
 
     /// Checks a catalog default.
-    pub fn default(&mut self, text: &str, kind: &Type, field: &str) -> Option<Value> {
-        let Some(expression) = parse_value(text, DEFAULTS_FILE) else {
+    pub fn default(&mut self, text: &'static str, kind: &Type, field: &str) -> Option<Value> {
+        let Some(expression) = parse_default(text, DEFAULTS_FILE) else {
             self.error(
                 Span::new(DEFAULTS_FILE, 0, 0),
                 format!("echolab's default `{text}` of `{field}` does not parse"),
@@ -793,6 +794,23 @@ impl Checker<'_> {
         };
         self.check(&expression, kind, field)
     }
+}
+
+/// A catalog default parsed as if written in `file`, parsed once per thread:
+/// every point of a sweep is checked, and parsing the same defaults again
+/// for each one would take most of its time.
+pub(super) fn parse_default(text: &'static str, file: FileId) -> Option<Expression> {
+    thread_local! {
+        static PARSED: RefCell<HashMap<(&'static str, FileId), Option<Expression>>> =
+            RefCell::new(HashMap::new());
+    }
+    PARSED.with(|parsed| {
+        parsed
+            .borrow_mut()
+            .entry((text, file))
+            .or_insert_with(|| parse_value(text, file))
+            .clone()
+    })
 }
 
 /// The one name an expression is, if it is a bare name.
