@@ -8,6 +8,7 @@
 //! | [`syntax`] | `.echo` text to a syntax tree with spans, and back (the formatter) |
 //! | [`compiler`] | names, types, defaults, sweeps: a checked experiment |
 //! | [`plan`] | the stage graph: stages, their keys, the files they read |
+//! | [`input_file`] | opening the files an experiment names: regular files only, read within a size limit |
 //! | [`lockfile`] | `lockfiles/<experiment>.lock`: reading, writing, what changed |
 //! | [`diagnostic`] | errors and warnings with their place, rendered for people or tools |
 //! | [`cli`] | the `echolab` command line |
@@ -27,6 +28,7 @@ pub mod compiler;
 pub mod data;
 pub mod diagnostic;
 pub mod evaluation;
+pub mod input_file;
 pub mod lockfile;
 pub mod model;
 pub mod plan;

@@ -369,3 +369,17 @@ fn the_benchmark_inputs_are_valid_experiments() {
         Some(100)
     );
 }
+
+/// Expansion is linear in the number of points: the largest sweep allowed
+/// checks (its speed target lives in `echolab bench language`).
+#[test]
+fn a_sweep_of_the_most_points_allowed_checks() {
+    let swept = echolab::bench::language::swept_experiment(10_000);
+    let compilation = compile_text("swept.echo", Path::new("swept.echo"), swept);
+    let checked = compilation.experiment.expect("the sweep checks");
+    assert_eq!(checked.points.len(), 10_000);
+    let labels: std::collections::BTreeSet<String> =
+        checked.points.iter().map(|point| point.label()).collect();
+    assert_eq!(labels.len(), 10_000);
+    assert_eq!(checked.points[0].label(), "kl=constant(0)");
+}

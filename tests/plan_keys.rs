@@ -153,6 +153,11 @@ const EDITS: &[(&str, &str, &[&str])] = &[
         "format = prose, problems = 1)\n",
         &["file"],
     ),
+    (
+        "format = prose)\n",
+        "format = prose, outside_project = true)\n",
+        &["file"],
+    ),
     // gsm8k source
     (
         "split = test, problems = 100",
@@ -649,7 +654,8 @@ fn comments_layout_order_and_written_defaults_change_no_key() {
         .replace("gpt(preset = tiny)", "gpt(preset = tiny, layers = 2, width = 80, heads = 2, context = 192, mlp_ratio = 4, activation = gelu, norm = layer_norm, positions = learned, tied_embeddings = true, tokenizer = word)")
         .replace("tokens = 200k", "tokens = 200k\n    batch = 32\n    optimizer = adamw(lr = 1e-3, betas = (0.9, 0.95), weight_decay = 0.1, eps = 1e-8)\n    schedule = cosine(warmup = 2%, final = 10%)\n    gradient_clip = 1.0")
         .replace("steps = 20", "steps = 20\n    algorithm = ppo(clip = 0.2, value_clip = 0.2, gae_lambda = 0.95, gamma = 1, value_coefficient = 0.5, epochs = 1)\n    kl = constant(0)\n    kl_estimator = k1\n    kl_placement = reward\n    temperature = 1.0\n    top_p = 1.0")
-        .replace("format = code, problems = 2k", "format = code, problems = 2k, difficulty = 1..3, numbers = 2..50, noise = 0, test_fraction = 10%, split = train, seed = 11");
+        .replace("format = code, problems = 2k", "format = code, problems = 2k, difficulty = 1..3, numbers = 2..50, noise = 0, test_fraction = 10%, split = train, seed = 11")
+        .replace("format = prose)\n", "format = prose, outside_project = false)\n");
     assert_eq!(
         keys(&plan_of(&explicit)),
         reference,

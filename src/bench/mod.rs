@@ -39,7 +39,7 @@ pub fn groups() -> Vec<Group> {
     vec![
         Group {
             name: "language",
-            about: "parse, check and format a 1,000-line experiment; expand a 100-point sweep",
+            about: "parse, check and format a 1,000-line experiment; expand a 100- and a 10,000-point sweep",
             run: language::run,
         },
         Group {

@@ -22,6 +22,8 @@ pub(super) struct Context<'a> {
     pub broken: &'a BTreeSet<String>,
     /// The folder of the main file.
     pub main_directory: PathBuf,
+    /// The project's top folder, canonical.
+    pub project_root: PathBuf,
     /// The experiment's name and its span.
     pub name: &'a ast::Identifier,
     /// Whether to report unused definitions.
@@ -106,6 +108,8 @@ pub(super) fn analyse(
         broken: context.broken,
         sources: context.sources,
         main_directory: context.main_directory.clone(),
+        project_root: context.project_root.clone(),
+        outside_project: false,
         seed: 0,
         diagnostics: Vec::new(),
         used: BTreeSet::new(),

@@ -61,6 +61,14 @@ pub const EXPERIMENT_SETTINGS: &[FieldSchema] = &[
 
 const SPLITS: &[&str] = &["train", "test"];
 
+/// The opt-in of a source's `path` to a place outside the project.
+const OUTSIDE_PROJECT: FieldSchema = field(
+    "outside_project",
+    Type::Boolean,
+    Absent,
+    "`true` lets `path` resolve outside the project (the nearest folder above the `.echo` file holding `lockfiles/`, else its git repository's top, else its own folder); the lockfile then records the file by its absolute path. Left out, it is `false`.",
+);
+
 /// Source calls.
 pub const SOURCES: &[CallSchema] = &[
     CallSchema {
@@ -87,7 +95,8 @@ pub const SOURCES: &[CallSchema] = &[
             field("split", Type::Choice(SPLITS), Value("train"), "GSM8K's own split: 7,473 train or 1,319 test problems."),
             field("format", Type::Choice(FORMATS), Absent, "Solution format; without it the source gives questions only."),
             field("problems", integer_from(1), Absent, "Use only the first this many problems."),
-            field("path", Type::File, Absent, "A folder holding `train.jsonl` and `test.jsonl` to use instead of the shipped copy."),
+            field("path", Type::Folder, Absent, "A folder holding `train.jsonl` and `test.jsonl` to use instead of the shipped copy, relative to the `.echo` file and inside the project."),
+            OUTSIDE_PROJECT,
         ],
     },
     CallSchema {
@@ -95,7 +104,8 @@ pub const SOURCES: &[CallSchema] = &[
         positional: false,
         doc: "A JSON Lines file, one problem per line, with a mapping from its keys to echolab's fields.",
         fields: &[
-            field("path", Type::File, Required, "The file, relative to the `.echo` file."),
+            field("path", Type::File, Required, "The file, relative to the `.echo` file and inside the project: a regular file of at most 1 GiB."),
+            OUTSIDE_PROJECT,
             field("question", Type::Text, Value("\"question\""), "Key of the question."),
             field("answer", Type::Text, Value("\"answer\""), "Key of the reference answer (a number, or text ending in `#### N`)."),
             field("solution", Type::Text, Absent, "Key of a worked solution, for pretraining."),

@@ -4,15 +4,18 @@
 //! `None` for that value, so the caller can go on and report every problem.
 //! Defaults are `.echo` text from the catalog, checked by the same code.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 use super::catalog;
 use super::describe::{backticked, expected, found, kinds_in_words};
+use super::loader::lowercase_first;
 use super::schema::{CallSchema, Default, FieldSchema, NameKind, Type};
 use super::value::{MixtureTerm, StepCount, Value};
 use crate::diagnostic::did_you_mean;
 use crate::diagnostic::{Diagnostic, FileId, SourceMap, Span};
+use crate::input_file::{self, DATA_FILE_LIMIT};
 use crate::syntax::ast::{Argument, Call, Expression, ExpressionKind, Field, Identifier};
 use crate::syntax::parse_value;
 
@@ -36,6 +39,10 @@ pub(super) struct Checker<'a> {
     pub sources: &'a SourceMap,
     /// The folder of the main file; file paths are stored relative to it.
     pub main_directory: PathBuf,
+    /// The project's top folder, canonical: paths must stay under it.
+    pub project_root: PathBuf,
+    /// Whether the call being checked says `outside_project = true`.
+    pub outside_project: bool,
     /// The experiment's seed, the default of every source's `seed`.
     pub seed: i64,
     /// What went wrong.
@@ -114,8 +121,10 @@ impl Checker<'_> {
                     None
                 }
             },
-            Type::File => match &expression.kind {
-                ExpressionKind::String(text) => self.file(text, expression.span),
+            Type::File | Type::Folder => match &expression.kind {
+                ExpressionKind::String(text) => {
+                    self.path(text, expression.span, *kind == Type::Folder)
+                }
                 _ => {
                     self.mismatch(expression, kind, field);
                     None
@@ -324,7 +333,11 @@ impl Checker<'_> {
         Some(Value::Integer(value))
     }
 
-    fn file(&mut self, text: &str, span: Span) -> Option<Value> {
+    /// Checks a path: a regular file (a folder when `folder`) that, after
+    /// `..` and symbolic links, lies inside the project, unless the call
+    /// says `outside_project = true`. Stored relative to the main file's
+    /// folder, or by its absolute path when outside the project.
+    fn path(&mut self, text: &str, span: Span, folder: bool) -> Option<Value> {
         let directory = self
             .sources
             .path(span.file)
@@ -332,18 +345,121 @@ impl Checker<'_> {
             .map(Path::to_path_buf)
             .unwrap_or_default();
         let full = directory.join(text);
-        if !full.exists() {
-            self.error(span, format!("file `{text}` not found"));
-            if let Some(last) = self.diagnostics.last_mut() {
-                last.hints.push(format!(
-                    "paths are relative to the file that names them; looked for `{}`",
-                    full.display()
-                ));
+        // What the planner and the runtime will open.
+        let lexical = relative_to(&self.main_directory, &full);
+        let opened = self.main_directory.join(&lexical);
+        let (resolved, inside) = self.resolve(&opened, text, span, folder)?;
+        let stored = if !inside {
+            resolved
+        } else if lexical.is_absolute() {
+            let main = if self.main_directory.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                &self.main_directory
+            };
+            match main.canonicalize() {
+                Ok(main) => relative_to(&main, &resolved),
+                Err(_) => lexical,
             }
+        } else {
+            lexical
+        };
+        let Some(stored) = stored.to_str() else {
+            self.error(span, format!("the path `{text}` is not valid UTF-8"));
+            return None;
+        };
+        Some(Value::Text(stored.replace('\\', "/")))
+    }
+
+    /// Resolves `opened` (shown as `shown`) and checks it: inside the
+    /// project or opted out of it, a regular file within the size limit
+    /// (a folder when `folder`). Returns the resolved path and whether it
+    /// lies inside the project.
+    fn resolve(
+        &mut self,
+        opened: &Path,
+        shown: &str,
+        span: Span,
+        folder: bool,
+    ) -> Option<(PathBuf, bool)> {
+        let noun = if folder { "folder" } else { "file" };
+        let resolved = match opened.canonicalize() {
+            Ok(resolved) => resolved,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                self.error_with(
+                    span,
+                    format!("{noun} `{shown}` not found"),
+                    Some(format!(
+                        "paths are relative to the file that names them; looked for `{}`",
+                        opened.display()
+                    )),
+                );
+                return None;
+            }
+            Err(error) => {
+                self.error(
+                    span,
+                    format!("cannot read `{shown}`: {}", lowercase(&error)),
+                );
+                return None;
+            }
+        };
+        let inside = resolved.starts_with(&self.project_root);
+        if !inside && !self.outside_project {
+            self.error_with(
+                span,
+                format!("`{shown}` is outside the project"),
+                Some(format!(
+                    "the project is `{}`, and a path must stay inside it once `..` and symbolic links are resolved; to read this {noun} anyway, write `outside_project = true` in the call (the lockfile then records its absolute path)",
+                    self.project_root.display()
+                )),
+            );
             return None;
         }
-        let relative = relative_to(&self.main_directory, &full);
-        Some(Value::Text(relative.to_string_lossy().replace('\\', "/")))
+        let checked = std::fs::metadata(&resolved).and_then(|metadata| {
+            if !folder {
+                return input_file::check(&metadata, DATA_FILE_LIMIT);
+            }
+            if metadata.is_dir() {
+                return Ok(());
+            }
+            Err(std::io::Error::other(format!(
+                "it is {}, not a folder",
+                input_file::kind_in_words(&metadata.file_type())
+            )))
+        });
+        if let Err(error) = checked {
+            self.error(
+                span,
+                format!("cannot read `{shown}`: {}", lowercase(&error)),
+            );
+            return None;
+        }
+        Some((resolved, inside))
+    }
+
+    /// Checks the `{split}.jsonl` file of a `gsm8k` folder as a data file:
+    /// a link inside the folder must not lead out of the project either.
+    fn gsm8k_file(&mut self, written: &[Field], arguments: &BTreeMap<String, Value>) -> Option<()> {
+        let (Some(folder), Some(split)) = (
+            arguments.get("path").and_then(Value::as_str),
+            arguments.get("split").and_then(Value::as_str),
+        ) else {
+            return Some(());
+        };
+        let Some(field) = written.iter().find(|field| field.name.text == "path") else {
+            return Some(());
+        };
+        let shown = match &field.value.kind {
+            ExpressionKind::String(text) => format!("{}/{split}.jsonl", text.trim_end_matches('/')),
+            _ => format!("{folder}/{split}.jsonl"),
+        };
+        let opened = self
+            .main_directory
+            .join(folder)
+            .join(format!("{split}.jsonl"));
+        self.resolve(&opened, &shown, field.value.span, false)
+            .map(|_| ())
     }
 
     /// Resolves a name that must be of one of `kinds`.
@@ -582,9 +698,17 @@ impl Checker<'_> {
         };
         let named = self.name_arguments(call, schema)?;
         let owner = format!("`{}`", schema.name);
-        let mut arguments = self.fields(&named, schema.fields, &owner, span, "argument")?;
-        self.derive_arguments(schema, &named, span, &mut arguments)?;
-        Some(Value::Call(schema.name.to_string(), arguments))
+        let allows_outside = named.iter().any(|field| {
+            field.name.text == "outside_project" && single_name(&field.value) == Some("true")
+        });
+        let outer = std::mem::replace(&mut self.outside_project, allows_outside);
+        let arguments = self.fields(&named, schema.fields, &owner, span, "argument");
+        let arguments = arguments.and_then(|mut arguments| {
+            self.derive_arguments(schema, &named, span, &mut arguments)?;
+            Some(arguments)
+        });
+        self.outside_project = outer;
+        Some(Value::Call(schema.name.to_string(), arguments?))
     }
 
     /// Fills the `Derived` arguments of a call and checks rules that tie its
@@ -609,6 +733,13 @@ impl Checker<'_> {
             arguments
                 .entry("seed".to_string())
                 .or_insert(Value::Integer(self.seed));
+        }
+        // `outside_project = false` is the default written out: the same key.
+        if arguments.get("outside_project") == Some(&Value::Boolean(false)) {
+            arguments.remove("outside_project");
+        }
+        if schema.name == "gsm8k" {
+            self.gsm8k_file(written, arguments)?;
         }
         if schema.name == "gpt" {
             let preset = arguments
@@ -783,8 +914,8 @@ impl Checker<'_> {
     }
 
     /// Checks a catalog default.
-    pub fn default(&mut self, text: &str, kind: &Type, field: &str) -> Option<Value> {
-        let Some(expression) = parse_value(text, DEFAULTS_FILE) else {
+    pub fn default(&mut self, text: &'static str, kind: &Type, field: &str) -> Option<Value> {
+        let Some(expression) = parse_default(text, DEFAULTS_FILE) else {
             self.error(
                 Span::new(DEFAULTS_FILE, 0, 0),
                 format!("echolab's default `{text}` of `{field}` does not parse"),
@@ -793,6 +924,23 @@ impl Checker<'_> {
         };
         self.check(&expression, kind, field)
     }
+}
+
+/// A catalog default parsed as if written in `file`, parsed once per thread:
+/// every point of a sweep is checked, and parsing the same defaults again
+/// for each one would take most of its time.
+pub(super) fn parse_default(text: &'static str, file: FileId) -> Option<Expression> {
+    thread_local! {
+        static PARSED: RefCell<HashMap<(&'static str, FileId), Option<Expression>>> =
+            RefCell::new(HashMap::new());
+    }
+    PARSED.with(|parsed| {
+        parsed
+            .borrow_mut()
+            .entry((text, file))
+            .or_insert_with(|| parse_value(text, file))
+            .clone()
+    })
 }
 
 /// The one name an expression is, if it is a bare name.
@@ -881,4 +1029,9 @@ fn normalise(path: &Path) -> PathBuf {
         }
     }
     parts.iter().collect()
+}
+
+/// An I/O error's message in a diagnostic's style (lowercase first letter).
+fn lowercase(error: &std::io::Error) -> String {
+    lowercase_first(&error.to_string())
 }

@@ -11,6 +11,7 @@ pub fn expected(kind: &Type) -> String {
         Type::Boolean => "`true` or `false`".to_string(),
         Type::Text => "a string".to_string(),
         Type::File => "a file path in double quotes".to_string(),
+        Type::Folder => "a folder path in double quotes".to_string(),
         Type::Choice(names) => format!("one of {}", backticked(names)),
         Type::IntegerRange { .. } => "a range such as `1..3`".to_string(),
         Type::Reference(kinds) => format!("the name of {}", kinds_in_words(kinds)),

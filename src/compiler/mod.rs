@@ -22,7 +22,6 @@ pub mod schema;
 mod sweep;
 mod value;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 pub use experiment::{CheckedExperiment, Definition, Experiment, SweepPoint};
@@ -64,31 +63,36 @@ impl Compilation {
     }
 }
 
-/// Reads and compiles the experiment in `path`.
+/// Reads and compiles the experiment in `path` (a regular file of at most
+/// [`ECHO_FILE_LIMIT`](crate::input_file::ECHO_FILE_LIMIT) bytes).
 pub fn compile_file(path: &Path) -> Result<Compilation, CompileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CompileError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::input_file::read_to_string(path, crate::input_file::ECHO_FILE_LIMIT)
+        .map_err(|source| CompileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
     Ok(compile_text(&path.to_string_lossy(), path, text))
 }
 
 /// Compiles `text` as if read from `path` (shown as `name`); `use` paths
-/// are resolved next to `path`.
+/// are resolved next to `path`. Every path the experiment names must stay
+/// inside the project of `path`'s folder
+/// ([`project_root`](crate::runtime::project_root)).
 pub fn compile_text(name: &str, path: &Path, text: String) -> Compilation {
+    let main_directory = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let project_root = crate::runtime::project_root(&main_directory);
     let mut sources = SourceMap::new();
     let file = sources.add(name, path, text);
     let mut diagnostics = Vec::new();
-    let mut loaded = loader::Loaded::default();
-    let mut stack: Vec<PathBuf> = std::fs::canonicalize(path).into_iter().collect();
-    loader::load(
-        &mut sources,
-        file,
-        true,
-        &mut stack,
-        &mut loaded,
-        &mut diagnostics,
-    );
+    let mut loader = loader::Loader {
+        sources: &mut sources,
+        stack: std::fs::canonicalize(path).into_iter().collect(),
+        loaded: loader::Loaded::default(),
+        diagnostics: &mut diagnostics,
+        project_root: &project_root,
+    };
+    loader.load(file, true);
+    let mut loaded = loader.loaded;
     let experiment = loaded.experiment.take();
     let checked = match &experiment {
         None => {
@@ -106,14 +110,15 @@ pub fn compile_text(name: &str, path: &Path, text: String) -> Compilation {
         Some(experiment) => {
             let mut statements: Vec<Statement> = std::mem::take(&mut loaded.shared);
             statements.extend(experiment.statements.iter().cloned());
-            check(
-                &sources,
-                &loaded.broken,
-                path,
-                experiment,
-                &statements,
-                &mut diagnostics,
-            )
+            let context = analysis::Context {
+                sources: &sources,
+                broken: &loaded.broken,
+                main_directory,
+                project_root,
+                name: &experiment.name,
+                warn_unused: true,
+            };
+            check(context, &statements, &mut diagnostics)
         }
     };
     diagnostics.sort_by(|a, b| {
@@ -129,21 +134,10 @@ pub fn compile_text(name: &str, path: &Path, text: String) -> Compilation {
 }
 
 fn check(
-    sources: &SourceMap,
-    broken: &BTreeSet<String>,
-    path: &Path,
-    experiment: &crate::syntax::ast::Experiment,
+    context: analysis::Context<'_>,
     statements: &[Statement],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<CheckedExperiment> {
-    let main_directory = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let context = analysis::Context {
-        sources,
-        broken,
-        main_directory: main_directory.clone(),
-        name: &experiment.name,
-        warn_unused: true,
-    };
     let names = analysis::declare(statements, diagnostics);
     let base = analysis::analyse(statements, &names, &context, diagnostics);
     let sweeps: Vec<&crate::syntax::ast::Sweep> = statements

@@ -139,6 +139,8 @@ mod tests {
             broken: &broken,
             sources: &sources,
             main_directory: std::path::PathBuf::new(),
+            project_root: std::path::PathBuf::new(),
+            outside_project: false,
             seed: 0,
             diagnostics: Vec::new(),
             used: BTreeSet::new(),

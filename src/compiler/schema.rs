@@ -31,8 +31,10 @@ pub enum Type {
     Boolean,
     /// A string.
     Text,
-    /// A path to a file or folder, relative to the file that names it.
+    /// A path to a regular file, relative to the file that names it.
     File,
+    /// A path to a folder, relative to the file that names it.
+    Folder,
     /// One of a fixed set of names.
     Choice(&'static [&'static str]),
     /// `low..high` (or one whole number, meaning `n..n`) within bounds.

@@ -2,15 +2,17 @@
 //!
 //! Each `sweep` statement is one axis of a grid; a `sweep zip { ... }` is
 //! one axis whose paths advance together. A point is made by writing its
-//! values into a copy of the syntax tree (adding a field or argument that
-//! was left to its default) and checking that copy as a whole, so every
-//! rule and derived default applies to swept values exactly as to written
-//! ones, and an error in a swept value points at that value.
+//! values into a copy of the syntax tree without its sweeps (adding a field
+//! or argument that was left to its default) and checking that copy as a
+//! whole, so every rule and derived default applies to swept values exactly
+//! as to written ones, an error in a swept value points at that value, and
+//! the work grows linearly with the number of points.
 
 use std::collections::BTreeSet;
 
 use super::analysis::{analyse, declare, stage_name, Context};
 use super::catalog;
+use super::checker::parse_default;
 use super::experiment::SweepPoint;
 use super::schema::{CallSchema, Default, FieldSchema, Type};
 use super::value::Value;
@@ -20,7 +22,6 @@ use crate::syntax::ast::{
     Argument, Call, DefinitionKind, Expression, ExpressionKind, Field, Identifier, StageKind,
     Statement, Sweep,
 };
-use crate::syntax::parse_value;
 
 /// Most points one experiment may expand to.
 const MAXIMUM_POINTS: usize = 10_000;
@@ -44,6 +45,7 @@ pub(super) fn validate(
     let mut axes = Vec::new();
     let mut seen: BTreeSet<Vec<String>> = BTreeSet::new();
     let mut ok = true;
+    let unswept = without_sweeps(statements);
     for sweep in sweeps {
         let mut axis = Axis {
             paths: Vec::new(),
@@ -59,7 +61,7 @@ pub(super) fn validate(
                 ok = false;
                 continue;
             }
-            let mut scratch = statements.to_vec();
+            let mut scratch = unswept.clone();
             let probe = swept.values.first().cloned().unwrap_or(Expression {
                 kind: ExpressionKind::List(Vec::new()),
                 span: swept.list_span,
@@ -125,11 +127,12 @@ pub(super) fn expand(
         }
         return None;
     }
-    let mut points = Vec::new();
+    let unswept = without_sweeps(statements);
+    let mut points = Vec::with_capacity(total.unwrap_or_default());
     let mut reported: BTreeSet<(Span, String)> = BTreeSet::new();
     let mut index = vec![0usize; axes.len()];
     loop {
-        let mut statements = statements.to_vec();
+        let mut statements = unswept.clone();
         let mut assigned_paths = Vec::new();
         for (axis, &position) in axes.iter().zip(&index) {
             for ((path, _), values) in axis.paths.iter().zip(&axis.values) {
@@ -179,6 +182,18 @@ pub(super) fn expand(
             index[axis] = 0;
         }
     }
+}
+
+/// The statements without the sweeps. A point is checked without them:
+/// the analysis of a point reads settings, definitions and stages only,
+/// and the sweeps hold every value of every axis, so copying them into
+/// each point would make expansion quadratic in the number of points.
+fn without_sweeps(statements: &[Statement]) -> Vec<Statement> {
+    statements
+        .iter()
+        .filter(|statement| !matches!(statement, Statement::Sweep(_)))
+        .cloned()
+        .collect()
 }
 
 /// The checked value at `path` in an experiment.
@@ -307,7 +322,7 @@ fn apply(
 /// The default of a field as an expression (or an empty call when it has none).
 fn default_expression(schema: &FieldSchema, span: Span) -> Expression {
     let parsed = match schema.default {
-        Default::Value(text) => parse_value(text, span.file),
+        Default::Value(text) => parse_default(text, span.file),
         _ => None,
     };
     let mut expression = parsed.unwrap_or(Expression {

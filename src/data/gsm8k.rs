@@ -13,7 +13,6 @@
 //! reported with an [`Unconvertible`] reason; it is never dropped silently.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -24,6 +23,7 @@ use super::{
     render, DataError, Document, Expression, Format, Number, Operation, Problem, RenderOptions,
     Split, Step,
 };
+use crate::input_file::{self, DATA_FILE_LIMIT};
 
 /// The source name GSM8K documents carry.
 pub const SOURCE: &str = "gsm8k";
@@ -104,13 +104,15 @@ impl Conversion {
 
 /// Reads `dir/{split}.jsonl` and renders every problem in `format` (or as
 /// a question only when `format` is `None`, in which case only the answer
-/// must parse and nothing is unconvertible).
+/// must parse and nothing is unconvertible). The file must be a regular
+/// file of at most [`DATA_FILE_LIMIT`] bytes.
 pub fn load(dir: &Path, split: Split, format: Option<Format>) -> Result<Conversion, DataError> {
     let path = dir.join(format!("{}.jsonl", split.name()));
-    let text = fs::read_to_string(&path).map_err(|source| DataError::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let text =
+        input_file::read_to_string(&path, DATA_FILE_LIMIT).map_err(|source| DataError::Io {
+            path: path.clone(),
+            source,
+        })?;
     load_text(&text, &path, split, format)
 }
 

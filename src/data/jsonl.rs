@@ -6,13 +6,13 @@
 //! `####`; numbers may carry commas. Malformed lines and missing fields are
 //! errors naming the file and the line.
 
-use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use serde_json::Value;
 
 use super::{DataError, Document, Format, Number, Split};
+use crate::input_file::{self, DATA_FILE_LIMIT};
 
 /// Which keys of a JSON line hold what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +53,8 @@ pub fn parse_answer(text: &str) -> Result<Number, DataError> {
     Number::parse(tail.trim())
 }
 
-/// Reads every line of `path` as a [`Document`] through `mapping`.
+/// Reads every line of `path` as a [`Document`] through `mapping`: a
+/// regular file of at most [`DATA_FILE_LIMIT`] bytes.
 pub fn load(path: &Path, mapping: &FieldMapping) -> Result<Vec<Document>, DataError> {
     let io_error = |source| DataError::Io {
         path: path.to_path_buf(),
@@ -72,7 +73,7 @@ pub fn load(path: &Path, mapping: &FieldMapping) -> Result<Vec<Document>, DataEr
             |stem| stem.to_string_lossy().into_owned(),
         )
     });
-    let file = fs::File::open(path).map_err(io_error)?;
+    let file = input_file::open(path, DATA_FILE_LIMIT).map_err(io_error)?;
     let mut documents = Vec::new();
     for (index, line) in BufReader::new(file).lines().enumerate() {
         let line = line.map_err(io_error)?;

@@ -9,7 +9,8 @@
 //! Every stage has a [`StageKey`]: blake3 over a canonical, versioned
 //! encoding of what can change its bytes (see [`key`]). Keys never see
 //! comments, layout, declaration order, the spelling of numbers, the names
-//! given to definitions, a default written out, an mtime or an absolute path.
+//! given to definitions, a default written out, an mtime or an absolute path
+//! (but that of a file a source reads with `outside_project = true`).
 //!
 //! | in the key | why |
 //! |---|---|

@@ -25,6 +25,17 @@ pub enum PlanError {
         /// Why.
         source: std::io::Error,
     },
+    /// A file a stage reads resolves outside the project, and its source
+    /// does not opt in with `outside_project = true`.
+    #[error("`{path}`, read by `{stage}`, is outside the project `{root}`")]
+    Outside {
+        /// The file.
+        path: PathBuf,
+        /// The stage that reads it.
+        stage: String,
+        /// The project's top folder.
+        root: PathBuf,
+    },
     /// The checked experiment refers to something it does not define (a
     /// bug in the checker, reported rather than panicking).
     #[error("`{name}` is not defined in experiment `{experiment}`")]
@@ -96,6 +107,9 @@ struct Draft {
 
 struct Builder<'a> {
     directory: &'a Path,
+    /// The project's top folder, canonical: files outside it are read only
+    /// by sources that opt in.
+    root: PathBuf,
     drafts: Vec<Draft>,
     index: BTreeMap<StageKey, usize>,
     digests: BTreeMap<PathBuf, InputDigest>,
@@ -153,16 +167,35 @@ impl Builder<'_> {
         }
     }
 
-    fn digest(&mut self, path: &Path, stage: &str) -> Result<InputDigest, PlanError> {
-        if let Some(digest) = self.digests.get(path) {
-            return Ok(digest.clone());
-        }
-        let digest = digest_file(path).map_err(|source| PlanError::Input {
-            path: path.to_path_buf(),
+    /// The digest of the file a source reads (`path`, relative to the
+    /// experiment's folder), refusing one outside the project unless the
+    /// source opts in.
+    fn digest(
+        &mut self,
+        path: &str,
+        source: &Value,
+        stage: &str,
+    ) -> Result<InputDigest, PlanError> {
+        let path = self.directory.join(path);
+        let input_error = |source| PlanError::Input {
+            path: path.clone(),
             stage: stage.to_string(),
             source,
-        })?;
-        self.digests.insert(path.to_path_buf(), digest.clone());
+        };
+        let resolved = path.canonicalize().map_err(input_error)?;
+        let opted_in = source.get("outside_project") == Some(&Value::Boolean(true));
+        if !opted_in && !resolved.starts_with(&self.root) {
+            return Err(PlanError::Outside {
+                path,
+                stage: stage.to_string(),
+                root: self.root.clone(),
+            });
+        }
+        if let Some(digest) = self.digests.get(&resolved) {
+            return Ok(digest.clone());
+        }
+        let digest = digest_file(&resolved).map_err(input_error)?;
+        self.digests.insert(resolved, digest.clone());
         Ok(digest)
     }
 
@@ -178,7 +211,7 @@ impl Builder<'_> {
         match source.call_name() {
             Some("jsonl") => {
                 if let Some(path) = source.get("path").and_then(Value::as_str) {
-                    let digest = self.digest(&self.directory.join(path), name)?;
+                    let digest = self.digest(path, source, name)?;
                     inputs.insert(path.to_string(), digest);
                 }
             }
@@ -190,7 +223,7 @@ impl Builder<'_> {
                 match source.get("path").and_then(Value::as_str) {
                     Some(folder) => {
                         let relative = format!("{folder}/{}.jsonl", split.name());
-                        let digest = self.digest(&self.directory.join(&relative), name)?;
+                        let digest = self.digest(&relative, source, name)?;
                         inputs.insert(relative, digest);
                     }
                     None => {
@@ -261,6 +294,7 @@ struct Checkpoint {
 pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, PlanError> {
     let mut builder = Builder {
         directory,
+        root: crate::runtime::project_root(directory),
         drafts: Vec::new(),
         index: BTreeMap::new(),
         digests: BTreeMap::new(),

@@ -27,6 +27,6 @@ pub use executor::{Executor, ExecutorError, Outcome, RunReport};
 pub use job_progress::{stage_work, JobEstimate, JobProgress};
 pub use local_executor::{run_local, LocalExecutor};
 pub use plan_file::PlanFile;
-pub use project::Project;
+pub use project::{project_root, Project};
 pub use stage_timing::StageTiming;
 pub use status::{plan_status, stage_status, Freshness, SavedWork, StaleReason};

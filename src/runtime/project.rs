@@ -33,16 +33,7 @@ impl Project {
     }
 
     fn from_folder(start: &Path, cache: Option<&Path>) -> Project {
-        let root = start
-            .ancestors()
-            .find(|folder| folder.join("lockfiles").is_dir())
-            .or_else(|| {
-                start
-                    .ancestors()
-                    .find(|folder| folder.join(".git").exists())
-            })
-            .unwrap_or(start)
-            .to_path_buf();
+        let root = root_above(start);
         let cache_root = match (cache, std::env::var_os("ECHOLAB_CACHE")) {
             (Some(path), _) => path.to_path_buf(),
             (None, Some(path)) => PathBuf::from(path),
@@ -71,4 +62,34 @@ impl Project {
     pub fn lockfile(&self, name: &str) -> PathBuf {
         self.root.join("lockfiles").join(format!("{name}.lock"))
     }
+}
+
+/// The top folder of the project whose experiments live in `folder`,
+/// canonical: what the paths an experiment names must stay under.
+pub fn project_root(folder: &Path) -> PathBuf {
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    let start = folder
+        .canonicalize()
+        .or_else(|_| std::path::absolute(folder))
+        .unwrap_or_else(|_| folder.to_path_buf());
+    root_above(&start)
+}
+
+/// The nearest folder at or above `start` that holds `lockfiles/`, else the
+/// nearest git repository's top, else `start`.
+fn root_above(start: &Path) -> PathBuf {
+    start
+        .ancestors()
+        .find(|folder| folder.join("lockfiles").is_dir())
+        .or_else(|| {
+            start
+                .ancestors()
+                .find(|folder| folder.join(".git").exists())
+        })
+        .unwrap_or(start)
+        .to_path_buf()
 }

@@ -1,5 +1,7 @@
 //! Data stages: a source's documents, generated or loaded.
 
+use std::path::PathBuf;
+
 use serde::Deserialize;
 
 use super::{StageContext, StageError};
@@ -44,6 +46,31 @@ fn range(source: &serde_json::Value, name: &str) -> Option<(i64, i64)> {
     Some((pair.first()?.as_i64()?, pair.get(1)?.as_i64()?))
 }
 
+/// The file at `path` (relative to the experiment's folder), resolved;
+/// refused when it lies outside the project and the source does not say
+/// `outside_project = true`: the checker's and the planner's rule.
+fn input_path(
+    context: &StageContext<'_>,
+    source: &serde_json::Value,
+    path: &str,
+) -> Result<PathBuf, StageError> {
+    let joined = context.experiment_directory.join(path);
+    let resolved = joined.canonicalize().map_err(|error| StageError::Io {
+        action: "read",
+        path: joined.clone(),
+        source: error,
+    })?;
+    let opted_in = field(source, "outside_project").and_then(serde_json::Value::as_bool);
+    let root = crate::runtime::project_root(context.experiment_directory);
+    if opted_in != Some(true) && !resolved.starts_with(&root) {
+        return Err(StageError::Other(format!(
+            "`{path}` is outside the project `{}`, and its source does not say `outside_project = true`",
+            root.display()
+        )));
+    }
+    Ok(resolved)
+}
+
 /// Generates or loads the documents, writes `documents.jsonl` and `statistics.json`.
 pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
     let Parameters { source } = context.parameters()?;
@@ -83,11 +110,15 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
         "gsm8k" => {
             let split = split_of(&source);
             let conversion = match text(&source, "path") {
-                Some(folder) => gsm8k::load(
-                    &context.experiment_directory.join(folder),
-                    split,
-                    format_of(&source)?,
-                )?,
+                Some(folder) => {
+                    let file = format!("{folder}/{}.jsonl", split.name());
+                    input_path(context, &source, &file)?;
+                    gsm8k::load(
+                        &context.experiment_directory.join(folder),
+                        split,
+                        format_of(&source)?,
+                    )?
+                }
                 None => gsm8k::load_text(
                     gsm8k::built_in(split),
                     std::path::Path::new(&format!("<built-in>/gsm8k/{}.jsonl", split.name())),
@@ -102,9 +133,7 @@ pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
             conversion.documents
         }
         "jsonl" => {
-            let path = context
-                .experiment_directory
-                .join(text(&source, "path").unwrap_or_default());
+            let path = input_path(context, &source, &text(&source, "path").unwrap_or_default())?;
             let mut mapping = FieldMapping::new(
                 &text(&source, "question").unwrap_or_else(|| "question".to_string()),
                 &text(&source, "answer").unwrap_or_else(|| "answer".to_string()),
