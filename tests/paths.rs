@@ -425,6 +425,30 @@ fn use_never_shows_a_line_of_a_file_that_is_not_echo() {
 }
 
 #[test]
+fn a_file_named_on_the_command_line_that_is_not_echo_is_refused_unread() {
+    let layout = layout();
+    let notes = layout.root.join("experiments/notes.txt");
+    std::fs::write(&notes, format!("{SECRET}\n")).unwrap();
+    let notes = notes.to_str().unwrap();
+    for arguments in [
+        &["check", notes][..],
+        &["run", notes],
+        &["lock", notes],
+        &["fmt", notes],
+        &["check", "/etc/passwd"],
+    ] {
+        let (ok, output) = echolab(&layout, arguments);
+        assert!(!ok, "{arguments:?}: {output}");
+        assert!(
+            output.contains("is not an `.echo` file"),
+            "{arguments:?}: {output}"
+        );
+        assert!(!output.contains(SECRET), "{arguments:?}: {output}");
+        assert!(!output.contains("root:"), "{arguments:?}: {output}");
+    }
+}
+
+#[test]
 fn the_opt_in_reads_outside_the_project_and_the_lockfile_records_it() {
     let layout = layout();
     let outside = layout.outside.join("problems.jsonl");

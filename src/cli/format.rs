@@ -11,7 +11,13 @@ use crate::syntax::{format, parse};
 pub(super) fn run(files: &[PathBuf], check: bool) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     for file in files {
-        let text = std::fs::read_to_string(file)
+        anyhow::ensure!(
+            file.extension()
+                .is_some_and(|extension| extension == "echo"),
+            "`{}` is not an `.echo` file; `echolab fmt` formats `.echo` files only",
+            file.display()
+        );
+        let text = crate::input_file::read_to_string(file, crate::input_file::ECHO_FILE_LIMIT)
             .with_context(|| format!("cannot read `{}`", file.display()))?;
         let parsed = parse(&text, FileId(0));
         if !parsed.diagnostics.is_empty() {

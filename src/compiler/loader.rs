@@ -198,7 +198,7 @@ impl Loader<'_> {
 }
 
 /// Whether `path` names an `.echo` file.
-fn is_echo_file(path: &Path) -> bool {
+pub(crate) fn is_echo_file(path: &Path) -> bool {
     path.extension()
         .is_some_and(|extension| extension == "echo")
 }

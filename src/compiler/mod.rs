@@ -43,6 +43,13 @@ pub enum CompileError {
         /// Why.
         source: std::io::Error,
     },
+    /// The file named is not an `.echo` file: it is refused before it is
+    /// read, so that no diagnostic shows a line of another kind of file.
+    #[error("`{path}` is not an `.echo` file; echolab reads experiments from `.echo` files only")]
+    NotAnEchoFile {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 /// The result of compiling one experiment file.
@@ -66,6 +73,11 @@ impl Compilation {
 /// Reads and compiles the experiment in `path` (a regular file of at most
 /// [`ECHO_FILE_LIMIT`](crate::input_file::ECHO_FILE_LIMIT) bytes).
 pub fn compile_file(path: &Path) -> Result<Compilation, CompileError> {
+    if !loader::is_echo_file(path) {
+        return Err(CompileError::NotAnEchoFile {
+            path: path.to_path_buf(),
+        });
+    }
     let text = crate::input_file::read_to_string(path, crate::input_file::ECHO_FILE_LIMIT)
         .map_err(|source| CompileError::Read {
             path: path.to_path_buf(),
