@@ -150,7 +150,7 @@ impl JobProgress {
         }
     }
 
-    /// `key` started computing at `now`.
+    /// A stage started computing at `now` (the first one starts the clock).
     pub fn started(&mut self, now: Instant) {
         self.started.get_or_insert(now);
     }
