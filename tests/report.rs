@@ -234,7 +234,13 @@ fn smoke_report_entry(root: &Path) -> PathBuf {
 fn the_smoke_report_has_every_chart_as_svg_and_png_and_a_page() {
     let root = smoke_project();
     let entry = smoke_report_entry(root);
-    for chart in ["format_share", "accuracy", "format_accuracy", "winner"] {
+    for chart in [
+        "format_share",
+        "accuracy",
+        "format_accuracy",
+        "winner",
+        "training",
+    ] {
         let svg = std::fs::read_to_string(entry.join(format!("{chart}.svg"))).unwrap();
         assert_valid_svg(&svg);
         let png = std::fs::read(entry.join(format!("{chart}.png"))).unwrap();
@@ -243,9 +249,14 @@ fn the_smoke_report_has_every_chart_as_svg_and_png_and_a_page() {
         // The PNG is the SVG rasterised: the same bytes again from the SVG.
         assert_eq!(png, render_png(&svg, chart).unwrap());
     }
+    // The training chart draws both RL stages' own metrics.
+    let training = std::fs::read_to_string(entry.join("training.svg")).unwrap();
+    for text in ["kl=constant(0)", "kl=constant(0.01)", "gradient norm", "entropy"] {
+        assert!(training.contains(text), "training.svg lacks `{text}`");
+    }
     let cached = std::fs::read_to_string(entry.join("report.html")).unwrap();
     assert!(cached.contains("<h1>smoke</h1>"));
-    assert_eq!(cached.matches("<svg").count(), 4, "every chart inline");
+    assert_eq!(cached.matches("<svg").count(), 5, "every chart inline");
     assert!(!cached.contains("<script"), "no script");
     for fetch in [" src=", "<link", "@import", "url(", "@font-face"] {
         assert!(!cached.contains(fetch), "nothing fetched: found `{fetch}`");
@@ -356,7 +367,7 @@ fn a_partial_report_draws_the_cached_evaluations_and_names_the_missing_ones() {
     let page = std::fs::read_to_string(published.join("report.html")).unwrap();
     assert!(page.contains("<b>Partial report.</b>"));
     assert!(page.contains(&format!("<code>{missing}</code>")));
-    assert_eq!(page.matches("<svg").count(), 4, "every chart drawn");
+    assert_eq!(page.matches("<svg").count(), 5, "every chart drawn");
     let csv = std::fs::read_to_string(published.join("metrics.csv")).unwrap();
     let rows = echolab::report::read_csv(&csv, "metrics.csv").unwrap();
     let stages: BTreeSet<String> = rows.iter().map(MetricRow::group_label).collect();
@@ -542,8 +553,8 @@ fn a_browser_shows_the_published_page_with_its_charts() {
     let dom = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         dom.matches("<svg").count(),
-        4,
-        "the four charts are in the DOM"
+        5,
+        "the five charts are in the DOM"
     );
     assert!(
         dom.contains("<table class=\"stages\">"),

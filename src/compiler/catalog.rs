@@ -589,6 +589,7 @@ pub const CHARTS: &[&str] = &[
     "accuracy",
     "format_accuracy",
     "winner",
+    "training",
     "run_table",
 ];
 
@@ -603,8 +604,8 @@ pub const REPORT: &[FieldSchema] = &[
     field(
         "charts",
         Type::List(&Type::Choice(CHARTS)),
-        Value("[format_share, accuracy, format_accuracy, winner, run_table]"),
-        "Which charts and tables: `format_share` (share of each format over RL steps), `accuracy` (pass@k and maj@k over RL steps), `format_accuracy` (accuracy within each format over RL steps), `winner` (each format's share at step 0 and at the end, and its accuracy at step 0), `run_table` (the evaluations read; `echolab report` adds every stage with durations). One panel per sweep point, side by side.",
+        Value("[format_share, accuracy, format_accuracy, winner, training, run_table]"),
+        "Which charts and tables: `format_share` (share of each format over RL steps), `accuracy` (pass@k and maj@k over RL steps), `format_accuracy` (accuracy within each format over RL steps), `winner` (each format's share at step 0 and at the end, and its accuracy at step 0), `training` (each RL stage's own metrics over its steps: reward, truncation and length per format, entropy, KL per token, prompts with equal rewards, gradient norm), `run_table` (the evaluations read; `echolab report` adds every stage with durations). One panel per sweep point, side by side.",
     ),
     field(
         "outputs",

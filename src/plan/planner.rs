@@ -552,11 +552,30 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
             }
         }
     }
-    // Reports read every evaluation of every point.
+    // Reports read every evaluation of every point, and the training
+    // metrics of every RL stage those evaluate.
     let all_points: BTreeSet<usize> = (0..checked.points.len()).collect();
+    // The sweep values a stage depends on, as in its name.
+    let point_label = |builder: &Builder, key: &StageKey| -> String {
+        builder
+            .index
+            .get(key)
+            .map_or_else(String::new, |&position| {
+                let draft = &builder.drafts[position];
+                if draft.points.len() < checked.points.len() {
+                    label(checked, &draft.points, &draft.depends)
+                } else {
+                    String::new()
+                }
+            })
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string()
+    };
     for (name, report) in checked.base.of_kind(NameKind::Report) {
         let mut upstream = BTreeMap::new();
         let mut series = Vec::new();
+        let mut training = Vec::new();
         let mut seen: BTreeSet<StageKey> = BTreeSet::new();
         if let Some(Value::List(evals)) = report.get("evals") {
             for evaluation in evals.iter().filter_map(Value::as_str) {
@@ -566,23 +585,28 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
                     if !seen.insert(key.clone()) {
                         continue;
                     }
-                    let role = format!("eval.{}", upstream.len());
-                    // The sweep values this evaluation depends on, as in its name.
-                    let point_label =
-                        builder
-                            .index
-                            .get(key)
-                            .map_or_else(String::new, |&position| {
-                                let draft = &builder.drafts[position];
-                                if draft.points.len() < checked.points.len() {
-                                    label(checked, &draft.points, &draft.depends)
-                                } else {
-                                    String::new()
-                                }
-                            });
+                    let role = format!("eval.{}", series.len());
                     let _ = point;
-                    series.push(json!({ "role": role, "eval": evaluation, "model": model, "point": point_label.trim_start_matches('[').trim_end_matches(']'), "replicate": replicate }));
+                    series.push(json!({ "role": role, "eval": evaluation, "model": model, "point": point_label(&builder, key), "replicate": replicate }));
                     upstream.insert(role, key.clone());
+                    // The RL stage it measures, once.
+                    let rl_key = builder
+                        .index
+                        .get(key)
+                        .and_then(|&position| builder.drafts[position].stage.upstream.get("model"))
+                        .filter(|model_key| {
+                            builder.index.get(*model_key).is_some_and(|&position| {
+                                builder.drafts[position].stage.kind == StageKind::Rl
+                            })
+                        })
+                        .cloned();
+                    if let Some(rl_key) = rl_key {
+                        if seen.insert(rl_key.clone()) {
+                            let role = format!("rl.{}", training.len());
+                            training.push(json!({ "role": role, "model": model, "point": point_label(&builder, &rl_key), "replicate": replicate }));
+                            upstream.insert(role, rl_key);
+                        }
+                    }
                 }
             }
         }
@@ -593,6 +617,7 @@ pub fn build(checked: &CheckedExperiment, directory: &Path) -> Result<Plan, Plan
             "experiment": checked.base.name,
             "report": without(report, &["evals", "resources"]),
             "series": series,
+            "training": training,
         });
         if let (Some(description), Some(fields)) =
             (&checked.base.description, parameters.as_object_mut())

@@ -71,7 +71,11 @@ impl StageKind {
             // log-probabilities through the fused kernel; PPO's value head
             // through the fused linear map.
             StageKind::Pretrain => 3,
-            StageKind::Rl => 3,
+            // RL 4: `metrics.jsonl` has the per-step diagnostics (issue #23):
+            // reward spread, truncation, entropy, KL per token, advantages,
+            // equal-reward groups and each format's samples. Training is
+            // unchanged bit for bit.
+            StageKind::Rl => 4,
             StageKind::Eval => 3,
             // 2: metrics values are parsed correctly rounded (serde_json's
             // `float_roundtrip`), so `metrics.csv` repeats them exactly.
@@ -86,7 +90,9 @@ impl StageKind {
             // answers is left out of the charts.
             // 9: the winner chart's caption says so (8's lockfiles recorded
             // the page before its caption changed).
-            StageKind::Report => 9,
+            // 10: the `training` chart, from the RL stages' own metrics
+            // (which the report now reads).
+            StageKind::Report => 10,
         }
     }
 }

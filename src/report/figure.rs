@@ -10,6 +10,7 @@
 //! stages' step 0 anyway.
 
 use super::gathered::{row_label, Gathered};
+use super::training_chart::training_figure;
 use super::{summary_rows, MetricRow, ReplicateSpread, SummaryRow};
 
 /// Greedy accuracy with the answer forced to start in a format.
@@ -46,15 +47,21 @@ pub enum Chart {
     /// at step 0: which format won, and was it the most accurate or the most
     /// common at the start?
     Winner,
+    /// What each RL stage's own metrics say step by step: reward,
+    /// truncation and length per format, entropy, KL, equal-reward prompts,
+    /// gradient norm. Drawn from the RL stages' `metrics.jsonl`, not from
+    /// evaluations.
+    Training,
 }
 
 impl Chart {
     /// Every chart, in the order a page shows them.
-    pub const ALL: [Chart; 4] = [
+    pub const ALL: [Chart; 5] = [
         Chart::FormatShare,
         Chart::Accuracy,
         Chart::FormatAccuracy,
         Chart::Winner,
+        Chart::Training,
     ];
 
     /// The chart of a `charts` value; `None` for `run_table` and unknown names.
@@ -69,6 +76,7 @@ impl Chart {
             Chart::Accuracy => "accuracy",
             Chart::FormatAccuracy => "format_accuracy",
             Chart::Winner => "winner",
+            Chart::Training => "training",
         }
     }
 
@@ -79,6 +87,7 @@ impl Chart {
             Chart::Accuracy => "pass@1, pass@k and maj@k over RL steps",
             Chart::FormatAccuracy => "Accuracy within each format over RL steps",
             Chart::Winner => "Which format won, and what it looked like at step 0",
+            Chart::Training => "What each RL run saw, step by step",
         }
     }
 
@@ -89,6 +98,7 @@ impl Chart {
             Chart::Accuracy => "Greedy pass@1, and pass@k and maj@k over the sampled answers, on each evaluation set. Lines are means over replicates; bands span minimum to maximum.",
             Chart::FormatAccuracy => "Accuracy of the answers written in each format (undefined, and not drawn, when no answer used it; a replicate's value is left out where under 1% of its answers used the format, and metrics.csv keeps it). Lines are means over replicates; bands span minimum to maximum.",
             Chart::Winner => "Top: each format's share at step 0 and at the last step (the winner has the largest final share). Bottom: each format's accuracy at step 0: of the sampled answers written in it (undefined where no answer, or under 1% of a replicate's answers, used it), and (when measured) greedy with the answer forced to start in it. Bars are means over replicates; whiskers span minimum to maximum.",
+            Chart::Training => "From each RL stage's own metrics.jsonl, over its training steps: the mean reward of all samples and of each format's; the share of samples cut at max_new_tokens before their end; answer length in tokens; the policy's entropy and its KL to the reference model, per token; the share of prompts whose samples all got the same reward (GRPO learns nothing from them); the gradient norm before clipping. Each point is the mean of 10 steps: its own and those before it. Lines are means over replicates; bands span minimum to maximum.",
         }
     }
 }
@@ -190,7 +200,7 @@ pub struct WinnerRow {
 }
 
 /// The colour of a format (answers of no format in grey).
-fn format_color(format: &str, index: usize) -> [u8; 3] {
+pub(super) fn format_color(format: &str, index: usize) -> [u8; 3] {
     if format == "unknown" {
         return [150, 150, 150];
     }
@@ -202,7 +212,7 @@ fn format_color(format: &str, index: usize) -> [u8; 3] {
 
 /// A round top for an axis showing values up to `maximum` (at most 1 for
 /// fractions above 0.5).
-fn nice_maximum(maximum: f64) -> f64 {
+pub(super) fn nice_maximum(maximum: f64) -> f64 {
     const NICE: &[f64] = &[0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0];
     NICE.iter()
         .copied()
@@ -213,9 +223,12 @@ fn nice_maximum(maximum: f64) -> f64 {
 impl Figure {
     /// The figure of `chart` for these rows; `None` when they hold nothing
     /// it shows.
+    /// The training chart reads the rows of
+    /// [`training_rows`](super::training_rows), the others evaluations'.
     pub fn build(chart: Chart, metric_rows: &[MetricRow]) -> Option<Figure> {
         let gathered = Gathered::new(metric_rows);
         let figure = match chart {
+            Chart::Training => training_figure(metric_rows),
             Chart::FormatShare => Figure::over_steps(chart, &gathered, "format_share", None),
             Chart::FormatAccuracy => Figure::over_steps(chart, &gathered, "format_accuracy", None),
             Chart::Accuracy => {

@@ -15,6 +15,7 @@
 //! | `step_axis.rs` | the log-scaled RL-step axis (`ln(step + 1)`) and its ticks |
 //! | `gathered.rs` | the rows as a grid of panels, replicates kept apart, that charts and table read |
 //! | `figure.rs` | what each chart shows: panels, series, bars, from the grid |
+//! | `training_chart.rs` | the `training` chart: RL stages' own per-step metrics, smoothed |
 //! | `svg_renderer.rs` | a figure drawn as SVG with `plotters` |
 //! | `png_renderer.rs` | an SVG rasterised to PNG with `resvg` |
 //! | `embedded_font.rs` | the font compiled into the binary |
@@ -37,6 +38,7 @@ mod run_table;
 mod step_axis;
 mod summary_table;
 mod svg_renderer;
+mod training_chart;
 
 pub use figure::{Bar, Chart, Figure, FigureRow, LegendEntry, Panel, Series, WinnerRow};
 pub use html_page::{insert_run_table, render_page, EvaluationRow, PageContent, RUN_TABLE_MARKER};
@@ -49,3 +51,4 @@ pub use run_table::{format_duration, RunTable, RunTableRow};
 pub use step_axis::StepAxis;
 pub use summary_table::{summary_rows, SummaryRow};
 pub use svg_renderer::{figure_size, render_svg};
+pub use training_chart::{training_rows, SMOOTHING_STEPS};

@@ -127,6 +127,10 @@ pub fn figure_size(figure: &Figure) -> (u32, u32) {
     (layout.width, layout.height)
 }
 
+/// A line of more points than this (a training curve, one point a step)
+/// is drawn without a marker at each.
+const MOST_MARKED_POINTS: usize = 24;
+
 /// The SVG of `figure`.
 pub fn render_svg(figure: &Figure) -> Result<String, ReportError> {
     let chart = figure.chart.name();
@@ -245,8 +249,10 @@ fn draw_header(
 fn y_decimals(y_maximum: f64) -> usize {
     if y_maximum <= 0.05 {
         3
-    } else {
+    } else if y_maximum < 10.0 {
         2
+    } else {
+        0
     }
 }
 
@@ -325,11 +331,13 @@ fn draw_panel(
             .map(|(step, spread)| (StepAxis::position(*step), spread.mean))
             .collect();
         chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?;
-        chart.draw_series(
-            points
-                .into_iter()
-                .map(|point| Circle::new(point, 3, color.filled())),
-        )?;
+        if points.len() <= MOST_MARKED_POINTS {
+            chart.draw_series(
+                points
+                    .into_iter()
+                    .map(|point| Circle::new(point, 3, color.filled())),
+            )?;
+        }
     }
     Ok(())
 }

@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use super::{StageContext, StageError};
 use crate::report::{
-    render_page, render_png, render_svg, summary_rows, write_csv, Chart, EvaluationRow, Figure,
-    MetricRow, PageContent,
+    render_page, render_png, render_svg, summary_rows, training_rows, write_csv, Chart,
+    EvaluationRow, Figure, MetricRow, PageContent,
 };
 use crate::runtime::Entry;
 
@@ -21,6 +21,15 @@ use crate::runtime::Entry;
 struct Series {
     role: String,
     eval: String,
+    model: String,
+    point: String,
+    replicate: i64,
+}
+
+/// An RL stage whose own metrics the `training` chart draws.
+#[derive(Deserialize)]
+struct TrainingSeries {
+    role: String,
     model: String,
     point: String,
     replicate: i64,
@@ -42,11 +51,14 @@ struct Parameters {
     description: Option<String>,
     report: ReportFields,
     series: Vec<Series>,
+    #[serde(default)]
+    training: Vec<TrainingSeries>,
 }
 
 /// Gathers every evaluation's `metrics.jsonl` into `metrics.csv`, one row
 /// per measured value, labelled with its evaluation, model, sweep point and
-/// replicate; draws the chosen charts and the page.
+/// replicate; reads the RL stages' own `metrics.jsonl` for the `training`
+/// chart; draws the chosen charts and the page.
 pub(super) fn run(context: &mut StageContext<'_>) -> Result<(), StageError> {
     let built = build(
         &context.stage.parameters,
@@ -129,6 +141,24 @@ pub fn build(
             key: entry.manifest.key.0.clone(),
         });
     }
+    let mut training = Vec::new();
+    for series in &parameters.training {
+        let Some(entry) = upstream(&series.role)? else {
+            missing.push(name_of(&series.role));
+            continue;
+        };
+        let path = entry.artifact("metrics.jsonl");
+        let text = std::fs::read_to_string(&path).map_err(|source| StageError::Io {
+            action: "read",
+            path: path.clone(),
+            source,
+        })?;
+        training.extend(training_rows(
+            &text,
+            &format!("{}/metrics.jsonl", series.role),
+            (&series.model, &series.point, series.replicate),
+        )?);
+    }
     let wants = |output: &str| {
         parameters
             .report
@@ -149,7 +179,11 @@ pub fn build(
         {
             continue;
         }
-        let Some(figure) = Figure::build(chart, &rows) else {
+        let source = match chart {
+            Chart::Training => &training,
+            _ => &rows,
+        };
+        let Some(figure) = Figure::build(chart, source) else {
             notes.push(format!("chart `{}`: nothing to draw", chart.name()));
             continue;
         };

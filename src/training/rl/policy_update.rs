@@ -6,6 +6,7 @@
 use candle_core::Tensor;
 
 use super::clipped_objective::{clipped_policy_loss_tensor, clipped_value_loss_tensor};
+use super::rl_metrics::AdvantageStatistics;
 use super::rollout::Rollout;
 use super::step_advantages::Advantages;
 use super::{
@@ -21,6 +22,15 @@ pub(super) struct LossTerms {
     pub(super) policy: f64,
     pub(super) kl: f64,
     pub(super) value: f64,
+}
+
+/// What an update reports of itself: its first pass's loss terms (per
+/// completion token) and gradient norm before clipping, and the
+/// advantages it weighted the tokens with.
+pub(super) struct UpdateOutcome {
+    pub(super) terms: LossTerms,
+    pub(super) gradient_norm: f64,
+    pub(super) advantages: AdvantageStatistics,
 }
 
 /// What one optimisation pass of PPO, GRPO or REINFORCE needs.
@@ -51,7 +61,7 @@ pub(super) fn update_policy(
     rollout: &mut Rollout,
     batches: &[MicroBatch],
     optimizer: &mut AdamW,
-) -> Result<(LossTerms, f64), RlError> {
+) -> Result<UpdateOutcome, RlError> {
     let advantages = Advantages::of(
         update.algorithm,
         rollout,
@@ -59,6 +69,7 @@ pub(super) fn update_policy(
         update.estimator,
         update.placement,
     );
+    let statistics = AdvantageStatistics::of(advantages.advantages.iter().flatten());
     let epochs = match update.algorithm {
         Algorithm::Ppo { epochs, .. } | Algorithm::Grpo { epochs, .. } => *epochs,
         _ => 1,
@@ -70,7 +81,11 @@ pub(super) fn update_policy(
             first = outcome;
         }
     }
-    Ok(first)
+    Ok(UpdateOutcome {
+        terms: first.0,
+        gradient_norm: first.1,
+        advantages: statistics,
+    })
 }
 
 /// One pass over the rollout, one optimizer step; returns the mean loss

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use candle_core::Device;
 
 use super::expert_iteration::{fine_tune, round_ends_after, FineTuning};
-use super::policy_update::{update_policy, LossTerms, PolicyUpdate};
+use super::policy_update::{update_policy, LossTerms, PolicyUpdate, UpdateOutcome};
 use super::rl_checkpoint::{self, KeptSample, RlCheckpoint, RlCheckpointState};
 use super::rl_metrics::{RlStepMetrics, SampleRecord, LOGGED_PROMPTS_PER_STEP};
 use super::rl_snapshot::{snapshot_directory, write_model};
@@ -274,7 +274,7 @@ pub fn run(
         };
 
         // The update: the first pass's loss terms and gradient norm.
-        let (first_terms, first_norm) = match &training.algorithm {
+        let (first_terms, first_norm, advantage) = match &training.algorithm {
             Algorithm::ExpertIteration {
                 rounds,
                 restart,
@@ -311,9 +311,10 @@ pub fn run(
                             ..LossTerms::default()
                         },
                         norm,
+                        None,
                     )
                 } else {
-                    (LossTerms::default(), 0.0)
+                    (LossTerms::default(), 0.0, None)
                 }
             }
             algorithm => update_policy(
@@ -332,7 +333,14 @@ pub fn run(
                 &mut rollout,
                 &batches,
                 &mut optimizer,
-            )?,
+            )
+            .map(|outcome: UpdateOutcome| {
+                (
+                    outcome.terms,
+                    outcome.gradient_norm,
+                    Some(outcome.advantages),
+                )
+            })?,
         };
         // Measured with the weights the samples were drawn with (filled by
         // the update's first pass when it measured them).
@@ -345,17 +353,25 @@ pub fn run(
             step: completed,
             algorithm: training.algorithm.name(),
             reward,
+            reward_spread: rollout.reward_spread(),
             accuracy: rollout.accuracy(),
+            equal_reward_groups: rollout.equal_reward_groups(),
             kl_coefficient,
             kl: measured_kl,
+            kl_per_token: rollout.measured_kl_per_token(),
+            entropy: rollout.entropy_per_token(),
             loss: first_terms.total,
             policy_loss: first_terms.policy,
             kl_loss: first_terms.kl,
             value_loss: value_head.as_ref().map(|_| first_terms.value),
             learning_rate,
             gradient_norm: first_norm,
+            advantage,
             completion_length: rollout.mean_completion_length(),
+            truncated: rollout.truncated_share(),
+            truncated_reward: rollout.truncated_reward(),
             format_share: rollout.format_shares(),
+            formats: rollout.format_steps(),
             kept: expert_iteration.then_some(kept.len()),
         })?;
         if snapshot_steps.contains(&completed) {

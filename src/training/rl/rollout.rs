@@ -2,7 +2,7 @@
 //! sequences, with their log-probabilities under the policy and the frozen
 //! reference (and PPO's values), measured before the update.
 
-use super::rl_metrics::FormatShares;
+use super::rl_metrics::{FormatShares, FormatStep, FormatSteps};
 use super::{Completion, MicroBatch, RlError, TrainingSequence, ValueHead};
 use crate::evaluation::{grade, Answer, Classified, Grade};
 use crate::model::Gpt;
@@ -35,10 +35,16 @@ pub(super) struct Rollout {
     /// Whether `old_log_probabilities` are filled; when [`Rollout::measure`]
     /// leaves them to the update's first pass, they are not until then.
     pub(super) policy_measured: bool,
+    /// Per sequence: its format's [`format_slot`].
+    formats: Vec<usize>,
+    /// Per sequence: whether it was cut at `max_new_tokens` before EOS.
+    truncated: Vec<bool>,
     /// Samples in each format, in [`format_slot`] order.
     format_counts: [usize; 4],
     correct: usize,
     completion_tokens: usize,
+    /// The sum over completion tokens of the policy's entropy there.
+    entropy_sum: f64,
 }
 
 impl Rollout {
@@ -56,9 +62,13 @@ impl Rollout {
         for (group, (&prompt, samples)) in prompts.iter().zip(completions).enumerate() {
             for (sample, completion) in samples.iter().enumerate() {
                 let graded = grade(&completion.text, &references[prompt]);
-                rollout.format_counts[format_slot(graded.format)] += 1;
+                let slot = format_slot(graded.format);
+                rollout.format_counts[slot] += 1;
+                rollout.formats.push(slot);
+                rollout.truncated.push(!completion.finished);
                 rollout.correct += usize::from(graded.correct);
                 rollout.completion_tokens += completion.tokens.len();
+                rollout.entropy_sum += completion.entropies.iter().sum::<f64>();
                 on_sample(GradedSample {
                     group,
                     prompt,
@@ -128,7 +138,15 @@ impl Rollout {
         groups: Vec<usize>,
         rewards: Vec<f64>,
     ) -> Self {
-        Rollout::with_samples(sequences, groups, rewards)
+        let mut rollout = Rollout::with_samples(sequences, groups, rewards);
+        rollout.formats = vec![format_slot(Classified::Unknown); rollout.sequences.len()];
+        rollout.truncated = vec![false; rollout.sequences.len()];
+        rollout.completion_tokens = rollout
+            .sequences
+            .iter()
+            .map(TrainingSequence::completion_length)
+            .sum();
+        rollout
     }
 
     /// A rollout of these samples with nothing measured or counted yet.
@@ -145,9 +163,12 @@ impl Rollout {
             reference_log_probabilities: Vec::new(),
             old_values: Vec::new(),
             policy_measured: false,
+            formats: Vec::new(),
+            truncated: Vec::new(),
             format_counts: [0; 4],
             correct: 0,
             completion_tokens: 0,
+            entropy_sum: 0.0,
         }
     }
 
@@ -159,6 +180,16 @@ impl Rollout {
     /// Measured KL(policy || reference): the mean over samples of the sum
     /// of `log p - log q` over their tokens.
     pub(super) fn measured_kl(&self) -> f64 {
+        self.kl_sum() / self.denominator()
+    }
+
+    /// The measured KL per completion token.
+    pub(super) fn measured_kl_per_token(&self) -> f64 {
+        self.kl_sum() / self.completion_tokens.max(1) as f64
+    }
+
+    /// The sum over samples and their tokens of `log p - log q`.
+    fn kl_sum(&self) -> f64 {
         self.old_log_probabilities
             .iter()
             .zip(&self.reference_log_probabilities)
@@ -170,12 +201,90 @@ impl Rollout {
                     .sum::<f64>()
             })
             .sum::<f64>()
-            / self.denominator()
     }
 
     /// The mean reward.
     pub(super) fn mean_reward(&self) -> f64 {
         self.rewards.iter().sum::<f64>() / self.denominator()
+    }
+
+    /// The standard deviation of the rewards (divided by their count).
+    pub(super) fn reward_spread(&self) -> f64 {
+        spread(&self.rewards)
+    }
+
+    /// The fraction of groups (prompts) whose samples all got the same
+    /// reward (0 when there are none).
+    pub(super) fn equal_reward_groups(&self) -> f64 {
+        let group_count = self.groups.iter().max().map_or(0, |last| last + 1);
+        if group_count == 0 {
+            return 0.0;
+        }
+        let equal = (0..group_count)
+            .filter(|&group| {
+                let mut rewards = self
+                    .groups
+                    .iter()
+                    .zip(&self.rewards)
+                    .filter(|(member, _)| **member == group)
+                    .map(|(_, reward)| *reward);
+                match rewards.next() {
+                    Some(first) => rewards.all(|reward| reward == first),
+                    None => true,
+                }
+            })
+            .count();
+        equal as f64 / group_count as f64
+    }
+
+    /// The share of samples cut at `max_new_tokens` before EOS.
+    pub(super) fn truncated_share(&self) -> f64 {
+        self.truncated.iter().filter(|cut| **cut).count() as f64 / self.denominator()
+    }
+
+    /// The mean reward of the samples cut before EOS (`None` when none was).
+    pub(super) fn truncated_reward(&self) -> Option<f64> {
+        let cut: Vec<f64> = self
+            .truncated
+            .iter()
+            .zip(&self.rewards)
+            .filter(|(cut, _)| **cut)
+            .map(|(_, reward)| *reward)
+            .collect();
+        (!cut.is_empty()).then(|| cut.iter().sum::<f64>() / cut.len() as f64)
+    }
+
+    /// The policy's mean entropy per completion token, as sampled.
+    pub(super) fn entropy_per_token(&self) -> f64 {
+        self.entropy_sum / self.completion_tokens.max(1) as f64
+    }
+
+    /// What the samples of each format looked like.
+    pub(super) fn format_steps(&self) -> FormatSteps {
+        let step = |slot: usize| {
+            let members: Vec<usize> = (0..self.sequences.len())
+                .filter(|&index| self.formats.get(index) == Some(&slot))
+                .collect();
+            let count = members.len();
+            let mean = |value: &dyn Fn(usize) -> f64| {
+                (count > 0)
+                    .then(|| members.iter().map(|&index| value(index)).sum::<f64>() / count as f64)
+            };
+            let rewards: Vec<f64> = members.iter().map(|&index| self.rewards[index]).collect();
+            FormatStep {
+                samples: count,
+                reward: mean(&|index| self.rewards[index]),
+                reward_spread: (count > 0).then(|| spread(&rewards)),
+                truncated: mean(&|index| f64::from(u8::from(self.truncated[index]))),
+                length: mean(&|index| self.sequences[index].completion_length() as f64),
+            }
+        };
+        FormatSteps {
+            code: step(0),
+            code_text: step(1),
+            prose: step(2),
+            unknown: step(3),
+        }
     }
 
     /// The fraction of samples that are correct.
@@ -210,11 +319,110 @@ impl Rollout {
     }
 }
 
+/// The standard deviation of `values`, divided by their count (0 when
+/// there are none).
+fn spread(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let count = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / count;
+    (values
+        .iter()
+        .map(|value| (value - mean) * (value - mean))
+        .sum::<f64>()
+        / count)
+        .sqrt()
+}
+
 fn format_slot(format: Classified) -> usize {
     match format {
         Classified::Code => 0,
         Classified::CodeText => 1,
         Classified::Prose => 2,
         Classified::Unknown => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::training::rl::rl_metrics::AdvantageStatistics;
+
+    fn completion(tokens: Vec<u32>, text: &str, finished: bool, entropy: f64) -> Completion {
+        Completion {
+            log_probabilities: vec![-1.0; tokens.len()],
+            entropies: vec![entropy; tokens.len()],
+            tokens,
+            text: text.to_string(),
+            finished,
+        }
+    }
+
+    /// Two prompts of two samples: the first group's rewards differ, the
+    /// second's are equal; one sample is cut before EOS.
+    fn rollout() -> Rollout {
+        let code = "def solution():\n    return 4\n";
+        let prose = "Two and two make 4. The answer is 4.";
+        let completions = vec![
+            vec![
+                completion(vec![1, 2, 3, 0], code, true, 1.0),
+                completion(vec![1, 2], prose, false, 3.0),
+            ],
+            vec![
+                completion(vec![1, 2, 3, 4, 5, 0], code, true, 2.0),
+                completion(vec![1, 0], "no idea", true, 0.5),
+            ],
+        ];
+        let references = vec![Answer::parse("4").unwrap(), Answer::parse("5").unwrap()];
+        let prompt_tokens = vec![vec![7, 8], vec![9]];
+        Rollout::grade(&[0, 1], &completions, &references, &prompt_tokens, |_| {
+            Ok(())
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn diagnostics_count_what_the_samples_did() {
+        let rollout = rollout();
+        assert_eq!(rollout.rewards, vec![1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(rollout.mean_reward(), 0.5);
+        assert_eq!(rollout.reward_spread(), 0.5);
+        // Group 0: both right; group 1: both wrong.
+        assert_eq!(rollout.equal_reward_groups(), 1.0);
+        assert_eq!(rollout.truncated_share(), 0.25);
+        assert_eq!(rollout.truncated_reward(), Some(1.0));
+        // (4 * 1 + 2 * 3 + 6 * 2 + 2 * 0.5) / 14 tokens.
+        assert_eq!(rollout.entropy_per_token(), 23.0 / 14.0);
+        let formats = rollout.format_steps();
+        assert_eq!(formats.code.samples, 2);
+        assert_eq!(formats.code.reward, Some(0.5));
+        assert_eq!(formats.code.reward_spread, Some(0.5));
+        assert_eq!(formats.code.length, Some(5.0));
+        assert_eq!(formats.code.truncated, Some(0.0));
+        assert_eq!(formats.prose.samples, 1);
+        assert_eq!(formats.prose.truncated, Some(1.0));
+        assert_eq!(formats.code_text.samples, 0);
+        assert_eq!(formats.code_text.reward, None);
+        assert_eq!(formats.unknown.samples, 1);
+    }
+
+    #[test]
+    fn groups_with_different_rewards_are_not_equal() {
+        let sequences = vec![TrainingSequence::new(&[1], &[2, 0]); 4];
+        let rollout = Rollout::for_tests(sequences, vec![0, 0, 1, 1], vec![1.0, 0.0, 1.0, 1.0]);
+        assert_eq!(rollout.equal_reward_groups(), 0.5);
+        assert_eq!(rollout.truncated_reward(), None);
+    }
+
+    #[test]
+    fn advantage_statistics_summarise_every_token() {
+        let statistics = AdvantageStatistics::of(&[1.0, -1.0, 0.0, 0.0]);
+        assert_eq!(statistics.mean, 0.0);
+        assert_eq!(statistics.spread, (0.5f64).sqrt());
+        assert_eq!(statistics.minimum, -1.0);
+        assert_eq!(statistics.maximum, 1.0);
+        assert_eq!(statistics.zero, 0.5);
+        assert_eq!(AdvantageStatistics::of(&[]).spread, 0.0);
     }
 }
