@@ -251,7 +251,12 @@ fn the_smoke_report_has_every_chart_as_svg_and_png_and_a_page() {
     }
     // The training chart draws both RL stages' own metrics.
     let training = std::fs::read_to_string(entry.join("training.svg")).unwrap();
-    for text in ["kl=constant(0)", "kl=constant(0.01)", "gradient norm", "entropy"] {
+    for text in [
+        "kl=constant(0)",
+        "kl=constant(0.01)",
+        "gradient norm",
+        "entropy",
+    ] {
         assert!(training.contains(text), "training.svg lacks `{text}`");
     }
     let cached = std::fs::read_to_string(entry.join("report.html")).unwrap();

@@ -345,29 +345,66 @@ mod tests {
         (rollout.old_log_probabilities, weights)
     }
 
-    /// GRPO's loss and gradient written out the plainest way: each
-    /// sequence through `Gpt::forward`, a log-softmax of primitive
-    /// operations, the advantages `(r - mean) / std` of each group
-    /// (population std), and per completion token
-    /// `-A exp(log p - stop_gradient(log p)) + beta k3`, summed and
-    /// divided by the number of completion tokens. Returns the loss and the
-    /// gradient of every variable, in the optimizer's order.
-    fn grpo_reference(
-        model: &Gpt,
-        reference: &Gpt,
-        variables: &[(String, candle_core::Var)],
-        rollout: &Rollout,
+    /// The KL estimate of one token from its `log p - log q`, written out.
+    fn estimate(estimator: KlEstimator, log_ratio: &Tensor) -> Tensor {
+        match estimator {
+            KlEstimator::K1 => log_ratio.clone(),
+            KlEstimator::K2 => (log_ratio.sqr().unwrap() * 0.5).unwrap(),
+            // q/p - 1 - log(q/p), with log(q/p) = -log_ratio.
+            KlEstimator::K3 => {
+                ((log_ratio.neg().unwrap().exp().unwrap() - 1.0).unwrap() + log_ratio).unwrap()
+            }
+        }
+    }
+
+    /// What the written-out reference needs of one case.
+    struct ReferenceCase<'a> {
+        algorithm: &'a Algorithm,
+        model: &'a Gpt,
+        reference: &'a Gpt,
+        value_head: Option<&'a ValueHead>,
+        variables: &'a [(String, candle_core::Var)],
         beta: f64,
+        estimator: KlEstimator,
         placement: KlPlacement,
-    ) -> (f64, Vec<Vec<f32>>) {
+    }
+
+    /// An algorithm's first-pass loss and gradient written out the
+    /// plainest way, one sequence at a time: each sequence through
+    /// `Gpt::hidden_states` and `Gpt::logits` alone, a log-softmax of
+    /// primitive operations, PPO's values as `hidden . w + b`; per token
+    /// the KL estimate `k_t` of `log p - log q`. Advantages, in `f64`:
+    /// - GRPO: per group `(R - mean) / std` (population std, 0 when it is
+    ///   0) of `R = r - beta sum_t k_t` (reward placement) or `r`, the same
+    ///   for every token;
+    /// - REINFORCE: token rewards `-beta k_t` (reward placement) plus
+    ///   `r - mean_group(r)` at the last token, summed from each token on;
+    /// - PPO: token rewards as REINFORCE's but with `r` itself at the last
+    ///   token, `delta_t = r_t + gamma V_{t+1} - V_t` (`V_T = 0`),
+    ///   `A_t = delta_t + gamma lambda A_{t+1}`, targets `A_t + V_t`.
+    ///
+    /// Loss per completion token: `-A exp(log p - stop_gradient(log p))`,
+    /// plus `beta k_t` (loss placement), plus for PPO
+    /// `value_coefficient * 0.5 (V - target)^2`; summed over every
+    /// completion token and divided by their number. (In the first pass the
+    /// ratio is 1 and the values are the old ones, so the clipped terms
+    /// equal these, gradient included.) Returns the loss and the gradient of
+    /// every variable, in `variables`' order.
+    fn written_out_reference(case: &ReferenceCase, rollout: &Rollout) -> (f64, Vec<Vec<f32>>) {
         use candle_core::D;
-        let log_probabilities = |network: &Gpt, sequence: &TrainingSequence| -> Tensor {
+        // Per completion token: the log-probability (with gradient) and,
+        // with a value head, the value (with gradient).
+        let forward = |network: &Gpt,
+                       head: Option<&ValueHead>,
+                       sequence: &TrainingSequence|
+         -> (Tensor, Option<Tensor>) {
             let tokens = &sequence.tokens;
             let inputs = Tensor::new(&tokens[..tokens.len() - 1], &Device::Cpu)
                 .unwrap()
                 .unsqueeze(0)
                 .unwrap();
-            let logits = network.forward(&inputs).unwrap().squeeze(0).unwrap();
+            let hidden = network.hidden_states(&inputs).unwrap();
+            let logits = network.logits(&hidden).unwrap().squeeze(0).unwrap();
             let maximum = logits.max_keepdim(D::Minus1).unwrap().detach();
             let shifted = logits.broadcast_sub(&maximum).unwrap();
             let normaliser = shifted
@@ -385,49 +422,114 @@ mod tests {
             let picked = all.gather(&targets, 1).unwrap().squeeze(1).unwrap();
             // Completion tokens only: those after the prompt.
             let start = sequence.prompt_length - 1;
-            picked.narrow(0, start, tokens.len() - 1 - start).unwrap()
+            let count = tokens.len() - 1 - start;
+            let values = head.map(|head| {
+                let hidden = hidden.squeeze(0).unwrap();
+                let weight = head.named()[1].1.as_tensor().clone();
+                let bias = head.named()[0].1.as_tensor().clone();
+                hidden
+                    .matmul(&weight.t().unwrap())
+                    .unwrap()
+                    .broadcast_add(&bias)
+                    .unwrap()
+                    .squeeze(1)
+                    .unwrap()
+                    .narrow(0, start, count)
+                    .unwrap()
+            });
+            (picked.narrow(0, start, count).unwrap(), values)
+        };
+        let numbers = |tensor: &Tensor| -> Vec<f64> {
+            tensor
+                .to_vec1::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(f64::from)
+                .collect()
         };
         let count = rollout.sequences.len();
-        let k3 = |log_ratio: &Tensor| -> Tensor {
-            // q/p - 1 - log(q/p), with log(q/p) = -log_ratio.
-            ((log_ratio.neg().unwrap().exp().unwrap() - 1.0).unwrap() + log_ratio).unwrap()
-        };
+        let beta = case.beta;
+        let reward_placement = case.placement == KlPlacement::Reward;
+        // Per sequence: log p, log p - log q, values; the penalties
+        // `beta k_t` in the reward (0 with loss placement).
         let mut policy = Vec::new();
-        let mut penalties = Vec::new();
+        let mut penalties: Vec<Vec<f64>> = Vec::new();
         for sequence in &rollout.sequences {
-            let p = log_probabilities(model, sequence);
-            let q = log_probabilities(reference, sequence).detach();
-            let log_ratio = (&p - &q).unwrap();
+            let (p, values) = forward(case.model, case.value_head, sequence);
+            let (q, _) = forward(case.reference, None, sequence);
+            let log_ratio = (&p - &q.detach()).unwrap();
+            let k = numbers(&estimate(case.estimator, &log_ratio.detach()));
             penalties.push(
-                k3(&log_ratio.detach())
-                    .sum_all()
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap() as f64,
+                k.iter()
+                    .map(|k| if reward_placement { beta * k } else { 0.0 })
+                    .collect(),
             );
-            policy.push((p, log_ratio));
+            policy.push((p, log_ratio, values));
         }
-        let mut advantages = vec![0.0; count];
         let groups = rollout.groups.iter().max().unwrap() + 1;
-        for group in 0..groups {
-            let members: Vec<usize> = (0..count).filter(|&i| rollout.groups[i] == group).collect();
-            let returns: Vec<f64> = members
-                .iter()
-                .map(|&i| match placement {
-                    KlPlacement::Reward => rollout.rewards[i] - beta * penalties[i],
-                    KlPlacement::Loss => rollout.rewards[i],
-                })
-                .collect();
-            let mean = returns.iter().sum::<f64>() / returns.len() as f64;
-            let variance =
-                returns.iter().map(|r| (r - mean) * (r - mean)).sum::<f64>() / returns.len() as f64;
-            for (&i, r) in members.iter().zip(&returns) {
-                advantages[i] = if variance > 0.0 {
-                    (r - mean) / variance.sqrt()
-                } else {
-                    0.0
-                };
+        let members = |group: usize| -> Vec<usize> {
+            (0..count).filter(|&i| rollout.groups[i] == group).collect()
+        };
+        let mut advantages: Vec<Vec<f64>> = vec![Vec::new(); count];
+        let mut targets: Vec<Vec<f64>> = vec![Vec::new(); count];
+        match case.algorithm {
+            Algorithm::Grpo { .. } => {
+                for group in 0..groups {
+                    let members = members(group);
+                    let returns: Vec<f64> = members
+                        .iter()
+                        .map(|&i| rollout.rewards[i] - penalties[i].iter().sum::<f64>())
+                        .collect();
+                    let mean = returns.iter().sum::<f64>() / returns.len() as f64;
+                    let variance = returns.iter().map(|r| (r - mean) * (r - mean)).sum::<f64>()
+                        / returns.len() as f64;
+                    for (&i, r) in members.iter().zip(&returns) {
+                        let advantage = if variance > 0.0 {
+                            (r - mean) / variance.sqrt()
+                        } else {
+                            0.0
+                        };
+                        advantages[i] = vec![advantage; penalties[i].len()];
+                    }
+                }
             }
+            Algorithm::Reinforce => {
+                for group in 0..groups {
+                    let members = members(group);
+                    let mean = members.iter().map(|&i| rollout.rewards[i]).sum::<f64>()
+                        / members.len() as f64;
+                    for &i in &members {
+                        let length = penalties[i].len();
+                        advantages[i] = (0..length)
+                            .map(|t| {
+                                let penalty: f64 = penalties[i][t..].iter().sum();
+                                rollout.rewards[i] - mean - penalty
+                            })
+                            .collect();
+                    }
+                }
+            }
+            Algorithm::Ppo {
+                gae_lambda, gamma, ..
+            } => {
+                for i in 0..count {
+                    let values = numbers(policy[i].2.as_ref().unwrap());
+                    let length = values.len();
+                    let mut rewards: Vec<f64> = penalties[i].iter().map(|k| -k).collect();
+                    rewards[length - 1] += rollout.rewards[i];
+                    let mut advantage = vec![0.0; length];
+                    let mut next_advantage = 0.0;
+                    for t in (0..length).rev() {
+                        let next_value = if t + 1 < length { values[t + 1] } else { 0.0 };
+                        let delta = rewards[t] + gamma * next_value - values[t];
+                        next_advantage = delta + gamma * gae_lambda * next_advantage;
+                        advantage[t] = next_advantage;
+                    }
+                    targets[i] = advantage.iter().zip(&values).map(|(a, v)| a + v).collect();
+                    advantages[i] = advantage;
+                }
+            }
+            Algorithm::ExpertIteration { .. } => unreachable!("not a policy-gradient update"),
         }
         let tokens: usize = rollout
             .sequences
@@ -435,17 +537,42 @@ mod tests {
             .map(TrainingSequence::completion_length)
             .sum();
         let mut loss = Tensor::new(0f32, &Device::Cpu).unwrap();
-        for ((p, log_ratio), advantage) in policy.iter().zip(&advantages) {
+        for (i, (p, log_ratio, values)) in policy.iter().enumerate() {
             let ratio = (p - p.detach()).unwrap().exp().unwrap();
-            let mut per_token = (ratio * -*advantage).unwrap();
-            if placement == KlPlacement::Loss {
-                per_token = (per_token + (k3(log_ratio) * beta).unwrap()).unwrap();
+            let advantage = Tensor::new(
+                advantages[i]
+                    .iter()
+                    .map(|a| *a as f32)
+                    .collect::<Vec<f32>>(),
+                &Device::Cpu,
+            )
+            .unwrap();
+            let mut per_token = (ratio * advantage).unwrap().neg().unwrap();
+            if !reward_placement {
+                let kl = (estimate(case.estimator, log_ratio) * beta).unwrap();
+                per_token = (per_token + kl).unwrap();
+            }
+            if let (
+                Algorithm::Ppo {
+                    value_coefficient, ..
+                },
+                Some(values),
+            ) = (case.algorithm, values)
+            {
+                let target = Tensor::new(
+                    targets[i].iter().map(|t| *t as f32).collect::<Vec<f32>>(),
+                    &Device::Cpu,
+                )
+                .unwrap();
+                let squared = (values - target).unwrap().sqr().unwrap();
+                per_token = (per_token + (squared * (0.5 * value_coefficient)).unwrap()).unwrap();
             }
             loss = (loss + per_token.sum_all().unwrap()).unwrap();
         }
         let loss = (loss / tokens as f64).unwrap();
         let store = loss.backward().unwrap();
-        let gradients = variables
+        let gradients = case
+            .variables
             .iter()
             .map(|(_, variable)| {
                 store
@@ -461,104 +588,141 @@ mod tests {
     }
 
     #[test]
-    fn grpos_loss_and_gradient_equal_a_written_out_reference() {
-        for placement in [KlPlacement::Loss, KlPlacement::Reward] {
-            let config = tiny_model();
-            let stream = Stream::new(5);
-            let (model, parameters) = Gpt::initialize(&config, 30, &stream, &Device::Cpu).unwrap();
-            let (reference, _) =
-                Gpt::initialize(&config, 30, &Stream::new(6), &Device::Cpu).unwrap();
-            // Two groups of three with different rewards and lengths; one
-            // group all-equal (its advantages are 0), one answer cut
-            // without EOS (token 1).
-            let prompts = [vec![3u32, 4, 5], vec![6, 7], vec![2, 9]];
-            let completions = [
-                vec![8u32, 9, 1],
-                vec![10, 1],
-                vec![11, 12, 13, 14, 15],
-                vec![14, 1],
-                vec![15, 16, 1],
-                vec![17, 18, 19, 1],
-                vec![20, 1],
-                vec![21, 22, 1],
-                vec![23, 1],
-            ];
-            let mut rollout = Rollout::for_tests(
-                completions
-                    .iter()
-                    .enumerate()
-                    .map(|(index, completion)| {
-                        TrainingSequence::new(&prompts[index / 3], completion)
-                    })
-                    .collect(),
-                vec![0, 0, 0, 1, 1, 1, 2, 2, 2],
-                vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0],
-            );
-            let batches = MicroBatch::plan(&rollout.sequences, 16).unwrap();
-            rollout
-                .measure(&batches, &model, &reference, None, true)
-                .unwrap();
-            let variables = parameters.named().unwrap();
-            let names: Vec<String> = variables.iter().map(|(name, _)| name.clone()).collect();
-            let optimizer = AdamW::new(
-                variables.clone(),
-                AdamWConfig {
-                    learning_rate: 1e-3,
-                    beta1: 0.9,
-                    beta2: 0.95,
-                    epsilon: 1e-8,
-                    weight_decay: 0.0,
+    fn each_algorithms_loss_and_gradient_equal_a_written_out_reference() {
+        let algorithms = [
+            (
+                Algorithm::Grpo {
+                    clip: 0.2,
+                    epochs: 1,
                 },
-            )
-            .unwrap();
-            let algorithm = Algorithm::Grpo {
-                clip: 0.2,
-                epochs: 1,
-            };
-            let beta = 0.5;
-            let update = PolicyUpdate {
-                algorithm: &algorithm,
-                model: &model,
-                value_head: None,
-                kl_coefficient: beta,
-                estimator: KlEstimator::K3,
-                placement,
-                learning_rate: 1e-3,
-                gradient_clip: None,
-                step: 1,
-                names: &names,
-            };
-            let advantages = Advantages::of(&algorithm, &rollout, beta, KlEstimator::K3, placement);
-            let (terms, gradients) =
-                pass_gradients(&update, &mut rollout, &advantages, &batches, &optimizer)
-                    .unwrap()
+                KlEstimator::K3,
+            ),
+            (Algorithm::Reinforce, KlEstimator::K1),
+            (
+                Algorithm::Ppo {
+                    clip: 0.2,
+                    value_clip: 0.2,
+                    gae_lambda: 0.95,
+                    gamma: 0.9,
+                    value_coefficient: 0.5,
+                    epochs: 1,
+                },
+                KlEstimator::K1,
+            ),
+        ];
+        for (algorithm, estimator) in &algorithms {
+            for placement in [KlPlacement::Loss, KlPlacement::Reward] {
+                let case_name = format!("{} {placement:?}", algorithm.name());
+                let config = tiny_model();
+                let stream = Stream::new(5);
+                let (model, parameters) =
+                    Gpt::initialize(&config, 30, &stream, &Device::Cpu).unwrap();
+                let (reference, _) =
+                    Gpt::initialize(&config, 30, &Stream::new(6), &Device::Cpu).unwrap();
+                let value_head = matches!(algorithm, Algorithm::Ppo { .. })
+                    .then(|| ValueHead::initialize(config.width, &Stream::new(7)).unwrap());
+                // Three groups of three with different rewards and
+                // lengths; one group all-equal (GRPO's advantages are 0
+                // there), one answer cut without EOS (token 1).
+                let prompts = [vec![3u32, 4, 5], vec![6, 7], vec![2, 9]];
+                let completions = [
+                    vec![8u32, 9, 1],
+                    vec![10, 1],
+                    vec![11, 12, 13, 14, 15],
+                    vec![14, 1],
+                    vec![15, 16, 1],
+                    vec![17, 18, 19, 1],
+                    vec![20, 1],
+                    vec![21, 22, 1],
+                    vec![23, 1],
+                ];
+                let mut rollout = Rollout::for_tests(
+                    completions
+                        .iter()
+                        .enumerate()
+                        .map(|(index, completion)| {
+                            TrainingSequence::new(&prompts[index / 3], completion)
+                        })
+                        .collect(),
+                    vec![0, 0, 0, 1, 1, 1, 2, 2, 2],
+                    vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0],
+                );
+                let batches = MicroBatch::plan(&rollout.sequences, 16).unwrap();
+                rollout
+                    .measure(&batches, &model, &reference, value_head.as_ref(), true)
                     .unwrap();
-            let (loss, expected) =
-                grpo_reference(&model, &reference, &variables, &rollout, beta, placement);
-            assert!(
-                (terms.total - loss).abs() <= 1e-5 * loss.abs().max(1e-3),
-                "{placement:?}: loss {} against the reference's {loss}",
-                terms.total
-            );
-            let mut largest = 0f32;
-            for ((name, gradient), expected) in names.iter().zip(gradients).zip(&expected) {
-                let gradient = gradient
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .to_vec1::<f32>()
-                    .unwrap();
-                let scale = expected.iter().fold(0f32, |m, g| m.max(g.abs()));
-                largest = largest.max(scale);
-                for (index, (a, b)) in gradient.iter().zip(expected).enumerate() {
-                    assert!(
-                        (a - b).abs() <= 1e-4 * scale + 1e-7,
-                        "{placement:?}: `{name}`[{index}] {a} against the reference's {b}"
-                    );
+                let mut variables = parameters.named().unwrap();
+                if let Some(head) = &value_head {
+                    variables.extend(head.named());
                 }
+                let names: Vec<String> = variables.iter().map(|(name, _)| name.clone()).collect();
+                let optimizer = AdamW::new(
+                    variables.clone(),
+                    AdamWConfig {
+                        learning_rate: 1e-3,
+                        beta1: 0.9,
+                        beta2: 0.95,
+                        epsilon: 1e-8,
+                        weight_decay: 0.0,
+                    },
+                )
+                .unwrap();
+                let beta = 0.5;
+                let update = PolicyUpdate {
+                    algorithm,
+                    model: &model,
+                    value_head: value_head.as_ref(),
+                    kl_coefficient: beta,
+                    estimator: *estimator,
+                    placement,
+                    learning_rate: 1e-3,
+                    gradient_clip: None,
+                    step: 1,
+                    names: &names,
+                };
+                let advantages = Advantages::of(algorithm, &rollout, beta, *estimator, placement);
+                let (terms, gradients) =
+                    pass_gradients(&update, &mut rollout, &advantages, &batches, &optimizer)
+                        .unwrap()
+                        .unwrap();
+                let (loss, expected) = written_out_reference(
+                    &ReferenceCase {
+                        algorithm,
+                        model: &model,
+                        reference: &reference,
+                        value_head: value_head.as_ref(),
+                        variables: &variables,
+                        beta,
+                        estimator: *estimator,
+                        placement,
+                    },
+                    &rollout,
+                );
+                assert!(
+                    (terms.total - loss).abs() <= 1e-5 * loss.abs().max(1e-3),
+                    "{case_name}: loss {} against the reference's {loss}",
+                    terms.total
+                );
+                let mut largest = 0f32;
+                for ((name, gradient), expected) in names.iter().zip(gradients).zip(&expected) {
+                    let gradient = gradient
+                        .unwrap()
+                        .flatten_all()
+                        .unwrap()
+                        .to_vec1::<f32>()
+                        .unwrap();
+                    let scale = expected.iter().fold(0f32, |m, g| m.max(g.abs()));
+                    largest = largest.max(scale);
+                    for (index, (a, b)) in gradient.iter().zip(expected).enumerate() {
+                        assert!(
+                            (a - b).abs() <= 1e-4 * scale + 1e-7,
+                            "{case_name}: `{name}`[{index}] {a} against the reference's {b}"
+                        );
+                    }
+                }
+                // The comparison means something: the gradient is not zero.
+                assert!(largest > 1e-3, "{case_name}: largest gradient {largest}");
             }
-            // The comparison means something: the gradient is not zero.
-            assert!(largest > 1e-3, "{placement:?}: largest gradient {largest}");
         }
     }
 
