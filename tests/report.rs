@@ -566,3 +566,58 @@ fn a_browser_shows_the_published_page_with_its_charts() {
         "the run table is in the DOM"
     );
 }
+
+#[test]
+fn the_run_table_names_the_checkout_it_was_reported_from_beside_the_lockfiles_commit() {
+    // A clean clone: a git repository whose committed lockfile was
+    // recorded at another commit (its authors').
+    let directory = tempfile::tempdir().unwrap();
+    let root = directory.path();
+    std::fs::create_dir_all(root.join("experiments")).unwrap();
+    std::fs::create_dir_all(root.join("lockfiles")).unwrap();
+    std::fs::copy(
+        "experiments/smoke.echo",
+        root.join("experiments/smoke.echo"),
+    )
+    .unwrap();
+    std::fs::write(root.join(".gitignore"), ".echolab/\nreports/\n").unwrap();
+    let authors = "0123456789abcdef0123456789abcdef01234567";
+    let shipped = std::fs::read_to_string("lockfiles/smoke.lock").unwrap();
+    let mut shipped: toml::Table = toml::from_str(&shipped).unwrap();
+    let provenance = shipped["provenance"].as_table_mut().unwrap();
+    provenance.insert("commit".into(), authors.into());
+    provenance.insert("dirty".into(), true.into());
+    std::fs::write(
+        root.join("lockfiles/smoke.lock"),
+        toml::to_string(&shipped).unwrap(),
+    )
+    .unwrap();
+    let repository = git2::Repository::init(root).unwrap();
+    let mut index = repository.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = repository.find_tree(index.write_tree().unwrap()).unwrap();
+    let signature = git2::Signature::now("test", "test@example.com").unwrap();
+    let checkout = repository
+        .commit(Some("HEAD"), &signature, &signature, "clone", &tree, &[])
+        .unwrap()
+        .to_string();
+
+    let (ok, _, stderr) = run(root, &["run", "experiments/smoke.echo", "--jobs", "2"]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = run(root, &["report", "experiments/smoke.echo"]);
+    assert!(ok, "{stdout}{stderr}");
+    let page = std::fs::read_to_string(root.join("reports/smoke/report.html")).unwrap();
+    assert!(
+        page.contains(&format!(
+            "lockfile recorded at commit: <code>{authors} (dirty)</code>"
+        )),
+        "the lockfile's commit"
+    );
+    assert!(
+        page.contains(&format!("reported from checkout: <code>{checkout}</code>")),
+        "the clean checkout that ran and reported"
+    );
+}

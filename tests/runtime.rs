@@ -362,22 +362,31 @@ fn a_run_killed_during_pretraining_resumes_to_the_same_bytes() {
     assert_no_partial_entry(root);
 }
 
-/// The outputs of an uninterrupted run of `tests/runtime/mini_rl.echo`.
-fn reference_rl_outputs() -> BTreeMap<String, BTreeMap<String, String>> {
+/// An uninterrupted run of `tests/runtime/mini_rl.echo`: its outputs and
+/// the lockfile it wrote (as a clone of a project ships it).
+fn reference_rl_run() -> (BTreeMap<String, BTreeMap<String, String>>, String) {
     let directory = project_with("tests/runtime/mini_rl.echo");
     let (ok, output) = run(directory.path(), &["run", "experiments/mini_rl.echo"]);
     assert!(ok, "{output}");
-    outputs_of(directory.path(), "mini_rl")
+    let lockfile =
+        std::fs::read_to_string(directory.path().join("lockfiles/mini_rl.lock")).unwrap();
+    (outputs_of(directory.path(), "mini_rl"), lockfile)
 }
 
 #[test]
-fn a_run_killed_during_rl_resumes_to_the_same_bytes() {
+fn a_run_killed_during_rl_resumes_to_the_same_bytes_and_status_says_so_beside_a_shipped_lockfile() {
+    // A fresh clone: the lockfile records every stage's outputs, the cache
+    // is empty.
+    let (reference, shipped) = reference_rl_run();
     let directory = project_with("tests/runtime/mini_rl.echo");
     let root = directory.path();
-    // Kill once the RL stage's second checkpoint (step 4 of 12) is the
-    // latest: pretraining checkpoints every 200 steps, so only the RL stage
-    // writes a step-4 checkpoint.
-    kill_run_when(
+    std::fs::create_dir_all(root.join("lockfiles")).unwrap();
+    std::fs::write(root.join("lockfiles/mini_rl.lock"), &shipped).unwrap();
+    // While the RL stage computes, `status` says so (not that its recorded
+    // outputs are missing); kill once its second checkpoint (step 4 of 12)
+    // is the latest: pretraining checkpoints every 200 steps, so only the
+    // RL stage writes a step-4 checkpoint.
+    let child = start_run_until(
         root,
         "mini_rl",
         |work| {
@@ -387,7 +396,14 @@ fn a_run_killed_during_rl_resumes_to_the_same_bytes() {
         },
         "the RL stage's checkpoint at step 4",
     );
-    // `status` tells the interrupted stage from one never run.
+    let computing = status_after(root, "mini_rl", "rl        tuned");
+    assert!(
+        computing.starts_with("being computed by a run now; its latest checkpoint is at step "),
+        "{computing}"
+    );
+    kill(root, child);
+    // `status` tells the interrupted stage from one never run, and
+    // `explain` says the same.
     let tuned = status_after(root, "mini_rl", "rl        tuned");
     let latest = std::fs::read_to_string(checkpoint_pointer(root)).unwrap();
     let step: u64 = latest
@@ -395,19 +411,18 @@ fn a_run_killed_during_rl_resumes_to_the_same_bytes() {
         .trim_end_matches(r#""}"#)
         .parse()
         .unwrap();
-    assert!(
-        tuned.starts_with(&format!(
-            "interrupted after step {step}; the next run resumes from that checkpoint"
-        )),
-        "{tuned}"
-    );
+    let interrupted =
+        format!("interrupted after step {step}; the next run resumes from that checkpoint");
+    assert!(tuned.starts_with(&interrupted), "{tuned}");
+    let (ok, explained) = run(root, &["explain", "experiments/mini_rl.echo", "tuned"]);
+    assert!(ok && explained.contains(&interrupted), "{explained}");
     run_again_computing_only(root, "mini_rl", "tuned");
     let log = logs(root, "mini_rl", "tuned.");
     assert!(
         log.contains("resuming at step "),
         "the RL stage did not resume from its checkpoint:\n{log}"
     );
-    assert_eq!(outputs_of(root, "mini_rl"), reference_rl_outputs());
+    assert_eq!(outputs_of(root, "mini_rl"), reference);
     assert_no_partial_entry(root);
 }
 

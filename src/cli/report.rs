@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use super::load_plan;
-use crate::lockfile::Lockfile;
+use crate::lockfile::{Lockfile, Provenance};
 use crate::plan::{Plan, Stage, StageKind};
 use crate::report::{insert_run_table, RunTable, RunTableRow, RUN_TABLE_MARKER};
 use crate::runtime::stages::{build_report, StageError};
@@ -189,19 +189,29 @@ fn write_page(page: &str, table: &RunTable, target: &Path) -> anyhow::Result<()>
 fn run_table(plan: &Plan, project: &Project) -> anyhow::Result<RunTable> {
     let logs = project.logs(&plan.experiment);
     let mut provenance = Vec::new();
+    // The lockfile says where the recorded outputs were made (a clone
+    // ships its authors'); the checkout is where this report was made.
+    let commit = |commit: Option<String>, dirty: bool| match commit {
+        Some(commit) if dirty => format!("{commit} (dirty)"),
+        Some(commit) => commit,
+        None => "not a git repository".to_string(),
+    };
     if let Some(lock) = Lockfile::read(&project.lockfile(&plan.experiment))? {
         provenance.push(("echolab".to_string(), lock.provenance.echolab));
         provenance.push(("candle".to_string(), lock.provenance.candle));
-        if let Some(commit) = lock.provenance.commit {
-            let dirty = if lock.provenance.dirty {
-                " (dirty)"
-            } else {
-                ""
-            };
-            provenance.push(("commit".to_string(), format!("{commit}{dirty}")));
+        if lock.provenance.commit.is_some() {
+            provenance.push((
+                "lockfile recorded at commit".to_string(),
+                commit(lock.provenance.commit, lock.provenance.dirty),
+            ));
         }
         provenance.push(("platform".to_string(), lock.provenance.platform));
     }
+    let checkout = Provenance::current(&project.root);
+    provenance.push((
+        "reported from checkout".to_string(),
+        commit(checkout.commit, checkout.dirty),
+    ));
     let mut rows = Vec::new();
     for stage in &plan.stages {
         rows.push(RunTableRow {

@@ -138,9 +138,13 @@ impl Freshness {
     }
 }
 
-/// The state of one stage: [`stored_status`], with a stage never run to
-/// its end said to be computing now (another run holds its lock) or
-/// interrupted (a killed run saved work it will resume from) instead.
+/// The state of one stage: [`stored_status`], with a stage the cache
+/// lacks said to be computing now (another run holds its lock) or
+/// interrupted (a killed run saved work it will resume from) instead of
+/// never run or missing from the cache; a change from the lockfile's
+/// version is still named beside it. (A fresh clone's lockfile records
+/// every stage, so "missing from the cache" alone would hide a run's
+/// progress.)
 pub fn stage_status(
     stage: &Stage,
     plan: &Plan,
@@ -148,18 +152,31 @@ pub fn stage_status(
     cache: &Cache,
 ) -> Result<Freshness, CacheError> {
     let freshness = stored_status(stage, plan, lock, cache)?;
-    let never_run =
-        matches!(&freshness, Freshness::Stale(reasons) if reasons == &[StaleReason::NeverRun]);
-    if !never_run {
+    let Freshness::Stale(reasons) = &freshness else {
+        return Ok(freshness);
+    };
+    let not_cached = reasons.iter().all(|reason| {
+        matches!(
+            reason,
+            StaleReason::NeverRun | StaleReason::OutputMissing | StaleReason::Changed(_)
+        )
+    });
+    if !not_cached {
         return Ok(freshness);
     }
-    let reason = match saved_work(stage, &work_folder(cache, stage)) {
+    let progress = match saved_work(stage, &work_folder(cache, stage)) {
         Err(message) => StaleReason::UnreadableCheckpoint { message },
         Ok(saved) if cache.is_being_computed(&stage.key) => StaleReason::Computing { saved },
         Ok(Some(saved)) => StaleReason::Interrupted { saved },
         Ok(None) => return Ok(freshness),
     };
-    Ok(Freshness::Stale(vec![reason]))
+    let mut reasons: Vec<StaleReason> = reasons
+        .iter()
+        .filter(|reason| matches!(reason, StaleReason::Changed(_)))
+        .cloned()
+        .collect();
+    reasons.insert(0, progress);
+    Ok(Freshness::Stale(reasons))
 }
 
 /// What a stage's work folder holds: the latest checkpoint of a

@@ -108,6 +108,26 @@ fn syntax_error(
     variant: &ErrorVariant<Rule>,
     file: FileId,
 ) -> Diagnostic {
+    // The file ended with a bracket open: point at that bracket, not at
+    // the end of the file.
+    if text[offset.min(text.len())..].trim().is_empty() {
+        if let Some(opener) = recovery::unclosed_bracket(text) {
+            let bracket = text[opener..].chars().next().unwrap_or('{');
+            let closer = match bracket {
+                '(' => ')',
+                '[' => ']',
+                _ => '}',
+            };
+            let last_line = text.trim_end().lines().count();
+            return Diagnostic::error(
+                Span::new(file, opener, opener + bracket.len_utf8()),
+                format!("this `{bracket}` is never closed"),
+            )
+            .with_optional_hint(Some(format!(
+                "the file ends (line {last_line}) with it open: add its `{closer}`"
+            )));
+        }
+    }
     let found = describe_found(text, offset);
     let width = found_width(text, offset);
     let span = Span::new(file, offset, offset + width);
@@ -627,4 +647,34 @@ fn string_value(pair: Pair<Rule>) -> String {
         }
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_block_without_its_brace_is_one_error_with_a_hint_naming_the_header() {
+        let text = "experiment e {\n  pretrain base\n    model = small\n    tokens = 1k\n  }\n  rl tuned {\n    from = base\n  }\n}\n";
+        let parsed = parse(text, FileId(0));
+        assert_eq!(parsed.diagnostics.len(), 1, "{:?}", parsed.diagnostics);
+        assert_eq!(
+            parsed.diagnostics[0].hints,
+            ["`pretrain base` on line 2 needs a `{` to open its block"]
+        );
+        assert_eq!(parsed.broken_names, ["base"]);
+    }
+
+    #[test]
+    fn a_file_ending_inside_a_block_points_at_the_block_and_says_where_it_ends() {
+        let text = "experiment e {\n  seed = 1\n";
+        let parsed = parse(text, FileId(0));
+        assert_eq!(parsed.diagnostics.len(), 1);
+        let diagnostic = &parsed.diagnostics[0];
+        assert_eq!(diagnostic.span.start, 13);
+        assert_eq!(
+            diagnostic.hints,
+            ["the file ends (line 2) with it open: add its `}`"]
+        );
+    }
 }

@@ -40,6 +40,29 @@ pub(super) fn blank_statement(
         .iter()
         .position(|&(start, end)| offset >= start && offset <= end)
         .unwrap_or(lines.len().saturating_sub(1));
+    // A block header without its `{` (`pretrain base` then its fields):
+    // blank the header, its fields and the `}` that closed them, so the
+    // missing brace is one error, not one per field.
+    let before = text[..offset.min(text.len())].trim_end();
+    let header = lines
+        .iter()
+        .position(|&(start, end)| before.len() >= start && before.len() <= end)
+        .filter(|&line| {
+            let header_line = &text[lines[line].0..before.len()];
+            is_block_header(header_line) && !header_line.contains('{')
+        });
+    if let Some(header) = header {
+        let closing = (error_line..lines.len())
+            .find(|&line| line_text(text, lines[line]).trim() == "}")
+            .map_or(text.len(), |line| lines[line].1);
+        let header_text = line_text(text, lines[header]).trim();
+        let name = defined_name(&format!("{header_text} {{"));
+        let hint = format!(
+            "`{header_text}` on line {} needs a `{{` to open its block",
+            header + 1
+        );
+        return blank(text, lines[header].0, closing).map(|blanked| (blanked, name, Some(hint)));
+    }
     // A statement line deeper than the statement before it means that
     // statement was never closed: blank it, which removes its open bracket.
     if is_statement_line(line_text(text, lines[error_line])) {
@@ -179,6 +202,70 @@ fn is_statement_line(line: &str) -> bool {
     false
 }
 
+/// Whether a line is a stage's header: a stage keyword and, but for
+/// `eval` and `report`, a name (`pretrain base`, `eval`), with nothing
+/// else but an optional `{`.
+fn is_block_header(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let words: &[&str] = match words.split_last() {
+        Some((&"{", rest)) => rest,
+        _ => &words,
+    };
+    match words {
+        [keyword] => ["eval", "report"].contains(keyword),
+        [keyword, name] => {
+            STAGE_KEYWORDS.contains(keyword)
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+        _ => false,
+    }
+}
+
+/// The bracket a file that ends too early left open: the first whose
+/// closing bracket began a line indented otherwise than the opener's line
+/// (so it probably closed an outer one), else the innermost still open.
+/// Its byte offset; `None` when every bracket is closed.
+pub(super) fn unclosed_bracket(text: &str) -> Option<usize> {
+    let lines = line_ranges(text);
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let mut open: Vec<(usize, usize)> = Vec::new(); // (offset, line indent)
+    let mut suspect: Option<usize> = None;
+    for &(start, end) in &lines {
+        let line = &text[start..end];
+        let mut in_string = false;
+        let mut escaped = false;
+        for (position, c) in line.char_indices() {
+            if in_string {
+                match (escaped, c) {
+                    (true, _) => escaped = false,
+                    (false, '\\') => escaped = true,
+                    (false, '"') => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                '"' => in_string = true,
+                '#' => break,
+                '{' | '(' | '[' => open.push((start + position, indent(line))),
+                '}' | ')' | ']' => {
+                    let begins_line = line[..position].trim().is_empty();
+                    if let Some((opener, opener_indent)) = open.pop() {
+                        if begins_line && opener_indent != indent(line) && suspect.is_none() {
+                            suspect = Some(opener);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if open.is_empty() {
+        return None;
+    }
+    suspect.or_else(|| open.last().map(|(offset, _)| *offset))
+}
+
 /// The name a statement line defines, if any.
 fn defined_name(line: &str) -> Option<String> {
     let words: Vec<&str> = line.split_whitespace().take(3).collect();
@@ -212,6 +299,27 @@ mod tests {
         assert!(is_statement_line("eval {"));
         assert!(is_statement_line("sweep tuned.kl = [1]"));
         assert!(!is_statement_line("seed = 3"));
+    }
+
+    #[test]
+    fn block_headers_are_a_keyword_and_a_name() {
+        assert!(is_block_header("  pretrain base"));
+        assert!(is_block_header("  rl tuned {"));
+        assert!(is_block_header("eval"));
+        assert!(!is_block_header("  model = small"));
+        assert!(!is_block_header("  rl tuned = 3"));
+    }
+
+    #[test]
+    fn the_unclosed_bracket_is_the_one_whose_closer_is_misindented() {
+        let missing_last = "experiment e {\n  rl a {\n    x = 1\n  }\n";
+        assert_eq!(unclosed_bracket(missing_last), Some(13));
+        let missing_inner = "experiment e {\n  rl a {\n    x = f(1)\n  rl b {\n  }\n}\n";
+        assert_eq!(
+            unclosed_bracket(missing_inner),
+            missing_inner.find("a {").map(|a| a + 2)
+        );
+        assert_eq!(unclosed_bracket("a = f(\"(\") # (\n"), None);
     }
 
     #[test]
