@@ -383,3 +383,45 @@ fn a_sweep_of_the_most_points_allowed_checks() {
     assert_eq!(labels.len(), 10_000);
     assert_eq!(checked.points[0].label(), "kl=constant(0)");
 }
+
+/// The hints of the one error `replace` makes in the default experiment.
+fn hints_after(from: &str, to: &str) -> Vec<String> {
+    let path = Path::new("experiments/echo_chamber.echo");
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from}");
+    let compilation = compile_text("echo_chamber.echo", path, text.replacen(from, to, 1));
+    let errors: Vec<_> = compilation
+        .diagnostics
+        .iter()
+        .filter(|diagnostic| diagnostic.severity == echolab::diagnostic::Severity::Error)
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    errors[0].hints.clone()
+}
+
+#[test]
+fn hints_list_the_choices_and_say_how_to_write_the_value() {
+    assert_eq!(
+        hints_after("algorithm = grpo()", "algorithm = dpo()"),
+        [
+            "did you mean `ppo`?",
+            "`algorithm` is one of `ppo`, `grpo`, `reinforce` or `expert_iteration`"
+        ]
+    );
+    assert_eq!(
+        hints_after("algorithm = grpo()", "algorithm = sft()"),
+        ["`algorithm` is one of `ppo`, `grpo`, `reinforce` or `expert_iteration`"]
+    );
+    assert_eq!(
+        hints_after("samples_per_prompt = 8", "samples_per_prompt = \"8\""),
+        ["write the number without quotes: `samples_per_prompt = 8`"]
+    );
+    assert_eq!(
+        hints_after("temperature = 1.0", "temperature = [1.0, 0.7]"),
+        ["`temperature` takes one value; to run several, sweep it: `sweep STAGE.temperature = [...]`"]
+    );
+    assert_eq!(
+        hints_after("samples_per_prompt = 8", "samples_per_prompt = true"),
+        ["for example `samples_per_prompt = 8`"]
+    );
+}

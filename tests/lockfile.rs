@@ -177,3 +177,41 @@ fn printing_into_a_closed_pipe_ends_quietly_instead_of_panicking() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(output.status.code(), Some(101), "{stderr}");
 }
+
+#[test]
+fn explain_of_a_definition_explains_each_of_its_stages_or_lists_them() {
+    let cache = tempfile::tempdir().unwrap();
+    let cache = cache.path().to_str().unwrap();
+    let explain = |file: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_echolab"))
+            .args(["explain", file, "tuned", "--cache", cache])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    // Two sweep points: each explained in full.
+    let two = explain("experiments/echo_chamber.echo");
+    assert!(
+        two.starts_with("`tuned` is a definition with 2 stages:\n"),
+        "{two}"
+    );
+    for point in ["tuned[kl=constant(0)]", "tuned[kl=constant(0.01)]"] {
+        assert!(two.contains(&format!("\nstage      {point}\n")), "{two}");
+    }
+    assert_eq!(two.matches("\nparameters\n").count(), 2, "{two}");
+    // Three points of three replicates: listed, with the command for each.
+    let nine = explain("experiments/kl_sweep.echo");
+    assert!(
+        nine.starts_with("`tuned` is a definition with 9 stages:\n"),
+        "{nine}"
+    );
+    assert!(
+        nine.contains(
+            "  echolab explain experiments/kl_sweep.echo 'tuned[kl=constant(0.001)]#2'\n"
+        ),
+        "{nine}"
+    );
+    assert!(!nine.contains("\nparameters\n"), "{nine}");
+}

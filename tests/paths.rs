@@ -542,3 +542,21 @@ fn the_data_stage_refuses_a_file_swapped_after_planning() {
     let (ok, output) = echolab(&layout, &["exec-stage", plan_argument, "file"]);
     assert!(ok, "{output}");
 }
+
+#[test]
+fn a_missing_file_on_the_command_line_is_named_with_its_reason_once() {
+    let layout = layout();
+    for command in ["check", "run", "status", "lock"] {
+        let (ok, output) = echolab(&layout, &[command, "experiments/nonexistent.echo"]);
+        assert!(!ok, "{command}: {output}");
+        assert!(
+            output.contains("cannot read `experiments/nonexistent.echo`: "),
+            "{command}: {output}"
+        );
+        assert_eq!(
+            output.matches("(os error 2)").count(),
+            1,
+            "{command}: the reason once: {output}"
+        );
+    }
+}

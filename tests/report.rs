@@ -569,8 +569,8 @@ fn a_browser_shows_the_published_page_with_its_charts() {
 
 #[test]
 fn the_run_table_names_the_checkout_it_was_reported_from_beside_the_lockfiles_commit() {
-    // A clean clone: a git repository whose committed lockfile was
-    // recorded at another commit (its authors').
+    // A clean clone whose committed lockfile was recorded at another
+    // commit (its authors'), with the outputs in the cache.
     let directory = tempfile::tempdir().unwrap();
     let root = directory.path();
     std::fs::create_dir_all(root.join("experiments")).unwrap();
@@ -581,17 +581,16 @@ fn the_run_table_names_the_checkout_it_was_reported_from_beside_the_lockfiles_co
     )
     .unwrap();
     std::fs::write(root.join(".gitignore"), ".echolab/\nreports/\n").unwrap();
+    let (ok, _, stderr) = run(root, &["run", "experiments/smoke.echo", "--jobs", "2"]);
+    assert!(ok, "{stderr}");
     let authors = "0123456789abcdef0123456789abcdef01234567";
-    let shipped = std::fs::read_to_string("lockfiles/smoke.lock").unwrap();
-    let mut shipped: toml::Table = toml::from_str(&shipped).unwrap();
+    let lockfile = root.join("lockfiles/smoke.lock");
+    let mut shipped: toml::Table =
+        toml::from_str(&std::fs::read_to_string(&lockfile).unwrap()).unwrap();
     let provenance = shipped["provenance"].as_table_mut().unwrap();
     provenance.insert("commit".into(), authors.into());
     provenance.insert("dirty".into(), true.into());
-    std::fs::write(
-        root.join("lockfiles/smoke.lock"),
-        toml::to_string(&shipped).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&lockfile, toml::to_string(&shipped).unwrap()).unwrap();
     let repository = git2::Repository::init(root).unwrap();
     let mut index = repository.index().unwrap();
     index
@@ -605,7 +604,8 @@ fn the_run_table_names_the_checkout_it_was_reported_from_beside_the_lockfiles_co
         .unwrap()
         .to_string();
 
-    let (ok, _, stderr) = run(root, &["run", "experiments/smoke.echo", "--jobs", "2"]);
+    // A rerun finds everything cached and leaves the lockfile as shipped.
+    let (ok, _, stderr) = run(root, &["run", "experiments/smoke.echo"]);
     assert!(ok, "{stderr}");
     let (ok, stdout, stderr) = run(root, &["report", "experiments/smoke.echo"]);
     assert!(ok, "{stdout}{stderr}");

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 
 use super::load_plan;
 use crate::lockfile::{changes, Lockfile, Provenance};
+use crate::plan::{Plan, Stage};
 use crate::runtime::{plan_status, stage_status, Freshness, Project};
 
 /// Writes (or with `locked`, checks) the lockfile of `file`.
@@ -78,7 +79,13 @@ pub(crate) fn render_status(statuses: &[(&crate::plan::Stage, Freshness)]) -> St
     out
 }
 
-/// Prints one stage in full.
+/// A definition with more stages than this is listed, one line a stage
+/// with the command that explains it, instead of explained stage by stage.
+const MOST_EXPLAINED_POINTS: usize = 3;
+
+/// Prints one stage in full; for the name of a definition with several
+/// stages (sweep points, replicates), each of them, or with many, a list
+/// of them with the command that explains each.
 pub(super) fn explain(
     file: &Path,
     stage_name: &str,
@@ -87,7 +94,11 @@ pub(super) fn explain(
     let Some((_, plan)) = load_plan(file)? else {
         return Ok(ExitCode::from(1));
     };
-    let Some(stage) = plan.named(stage_name) else {
+    let stages: Vec<&Stage> = match plan.named(stage_name) {
+        Some(stage) => vec![stage],
+        None => plan.points_of(stage_name),
+    };
+    if stages.is_empty() {
         let names: Vec<&str> = plan
             .stages
             .iter()
@@ -96,10 +107,44 @@ pub(super) fn explain(
         let hint = crate::diagnostic::did_you_mean(stage_name, names.iter().copied())
             .unwrap_or_else(|| format!("the stages are: {}", names.join(", ")));
         anyhow::bail!("no stage `{stage_name}` in `{}`; {hint}", file.display());
-    };
+    }
     let project = Project::locate(file, cache);
     let lock = Lockfile::read(&project.lockfile(&plan.experiment))?;
-    let freshness = stage_status(stage, &plan, lock.as_ref(), &project.cache)?;
+    if stages.len() > 1 {
+        println!(
+            "`{stage_name}` is a definition with {} stages:",
+            stages.len()
+        );
+        for stage in &stages {
+            let freshness = stage_status(stage, &plan, lock.as_ref(), &project.cache)?;
+            println!("  {:<7} {}", freshness.word(), stage.name);
+        }
+        if stages.len() > MOST_EXPLAINED_POINTS {
+            println!("explain one with:");
+            for stage in &stages {
+                println!("  echolab explain {} '{}'", file.display(), stage.name);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    for (index, stage) in stages.iter().enumerate() {
+        if index > 0 || stages.len() > 1 {
+            println!();
+        }
+        explain_stage(stage, &plan, &project, lock.as_ref())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints one stage in full: kind, key, status, upstream, inputs,
+/// parameters and, when cached, its outputs.
+fn explain_stage(
+    stage: &Stage,
+    plan: &Plan,
+    project: &Project,
+    lock: Option<&Lockfile>,
+) -> anyhow::Result<()> {
+    let freshness = stage_status(stage, plan, lock, &project.cache)?;
     println!("stage      {}", stage.name);
     println!(
         "kind       {} (semantics version {})",
@@ -143,5 +188,5 @@ pub(super) fn explain(
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

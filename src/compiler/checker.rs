@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 use super::catalog;
-use super::describe::{backticked, expected, found, kinds_in_words};
+use super::describe::{backticked, expected, found, kinds_in_words, mismatch_hint};
 use super::loader::lowercase_first;
 use super::schema::{CallSchema, Default, FieldSchema, NameKind, Type};
 use super::value::{MixtureTerm, StepCount, Value};
@@ -62,14 +62,35 @@ impl Checker<'_> {
     }
 
     fn mismatch(&mut self, expression: &Expression, kind: &Type, field: &str) {
-        self.error(
+        self.error_with(
             expression.span,
             format!(
                 "expected {} for `{field}`, found {}",
                 expected(kind),
                 found(expression)
             ),
+            mismatch_hint(expression, kind, field),
         );
+    }
+
+    /// An unknown call or choice `name`: "did you mean" when one is close,
+    /// and always the list of what `field` takes.
+    fn unknown_call(
+        &mut self,
+        span: Span,
+        message: String,
+        name: &str,
+        names: &[&str],
+        field: &str,
+    ) {
+        let mut diagnostic = Diagnostic::error(span, message);
+        diagnostic
+            .hints
+            .extend(did_you_mean(name, names.iter().copied()));
+        diagnostic
+            .hints
+            .push(format!("`{field}` is one of {}", backticked(names)));
+        self.diagnostics.push(diagnostic);
     }
 
     /// Checks `expression` as the value of `field`, of type `kind`.
@@ -217,11 +238,12 @@ impl Checker<'_> {
                 _ => {
                     if let Some(name) = single_name(expression) {
                         let names: Vec<&str> = schemas.iter().map(|schema| schema.name).collect();
-                        let hint = did_you_mean(name, names.iter().copied());
-                        self.error_with(
+                        self.unknown_call(
                             expression.span,
                             format!("unknown {} `{name}`", call_noun(schemas)),
-                            hint.or_else(|| Some(format!("expected {}", expected(kind)))),
+                            name,
+                            &names,
+                            field,
                         );
                         return None;
                     }
@@ -687,12 +709,12 @@ impl Checker<'_> {
     ) -> Option<Value> {
         let Some(schema) = schemas.iter().find(|schema| schema.name == call.name.text) else {
             let names: Vec<&str> = schemas.iter().map(|schema| schema.name).collect();
-            let hint = did_you_mean(&call.name.text, names.iter().copied())
-                .or_else(|| Some(format!("`{field}` is one of {}", backticked(&names))));
-            self.error_with(
+            self.unknown_call(
                 call.name.span,
                 format!("unknown {} `{}`", call_noun(schemas), call.name.text),
-                hint,
+                &call.name.text,
+                &names,
+                field,
             );
             return None;
         };

@@ -56,6 +56,39 @@ pub fn found(expression: &Expression) -> String {
     }
 }
 
+/// How to write `field`'s value when `expression` is of the wrong kind
+/// for `kind`: the slips people make (a number in quotes, a list where
+/// one value goes), else an example of the kind.
+pub fn mismatch_hint(expression: &Expression, kind: &Type, field: &str) -> Option<String> {
+    let numeric = matches!(kind, Type::Integer { .. } | Type::Number { .. });
+    match (&expression.kind, kind) {
+        (ExpressionKind::String(text), _) if numeric => {
+            Some(if text.trim().parse::<f64>().is_ok() {
+                format!(
+                    "write the number without quotes: `{field} = {}`",
+                    text.trim()
+                )
+            } else {
+                format!("`{field}` takes {}, written without quotes", expected(kind))
+            })
+        }
+        (ExpressionKind::List(_), Type::List(_)) => None,
+        (ExpressionKind::List(_), _) => Some(format!(
+            "`{field}` takes one value; to run several, sweep it: `sweep STAGE.{field} = [...]`"
+        )),
+        (_, Type::Integer { .. }) => Some(format!("for example `{field} = 8`")),
+        (_, Type::Number { .. }) => {
+            Some(format!("for example `{field} = 0.5` or `{field} = 1e-3`"))
+        }
+        (_, Type::Boolean) => Some(format!("`{field} = true` or `{field} = false`")),
+        (_, Type::Text) => Some(format!("in double quotes: `{field} = \"...\"`")),
+        (ExpressionKind::Path(_), Type::File | Type::Folder) => Some(format!(
+            "paths go in double quotes: `{field} = \"data/...\"`"
+        )),
+        _ => None,
+    }
+}
+
 /// `a source`, `a pretrain or rl stage`.
 pub fn kinds_in_words(kinds: &[NameKind]) -> String {
     let words: Vec<String> = kinds

@@ -35,8 +35,9 @@ use crate::syntax::ast::Statement;
 /// Why a file could not be compiled at all (its problems are diagnostics).
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
-    /// The main file could not be read.
-    #[error("cannot read `{path}`: {source}")]
+    /// The main file could not be read (the reason follows as the error's
+    /// source, so a chain prints it once).
+    #[error("cannot read `{path}`")]
     Read {
         /// The file.
         path: PathBuf,

@@ -92,7 +92,10 @@ impl StageKind {
             // the page before its caption changed).
             // 10: the `training` chart, from the RL stages' own metrics
             // (which the report now reads).
-            StageKind::Report => 10,
+            // 11: panels up to 560 pixels wide when there are few columns;
+            // a segment lying on a line drawn before it is dashed; an axis
+            // with nothing above 0 spans 0 to 1.
+            StageKind::Report => 11,
         }
     }
 }
@@ -157,18 +160,26 @@ impl Plan {
             .collect()
     }
 
-    /// The stages whose names start with `name` (a stage, or every stage of
-    /// a definition: `tuned` selects `tuned[kl=...]` and `tuned#1`), and
-    /// every stage they read from.
-    pub fn selection(&self, name: &str) -> Vec<&Stage> {
-        let mut wanted: Vec<&StageKey> = self
-            .stages
+    /// The stages of the definition `name`: its sweep points and
+    /// replicates (`tuned[kl=...]`, `tuned#1`), or the stage named so.
+    pub fn points_of(&self, name: &str) -> Vec<&Stage> {
+        self.stages
             .iter()
             .filter(|stage| {
                 stage.name == name
                     || stage.name.starts_with(&format!("{name}["))
                     || stage.name.starts_with(&format!("{name}#"))
             })
+            .collect()
+    }
+
+    /// The stages whose names start with `name` (a stage, or every stage of
+    /// a definition: `tuned` selects `tuned[kl=...]` and `tuned#1`), and
+    /// every stage they read from.
+    pub fn selection(&self, name: &str) -> Vec<&Stage> {
+        let mut wanted: Vec<&StageKey> = self
+            .points_of(name)
+            .into_iter()
             .map(|stage| &stage.key)
             .collect();
         let mut index = 0;

@@ -211,9 +211,14 @@ pub(super) fn format_color(format: &str, index: usize) -> [u8; 3] {
 }
 
 /// A round top for an axis showing values up to `maximum` (at most 1 for
-/// fractions above 0.5).
+/// fractions above 0.5; 1 when nothing is above 0).
 pub(super) fn nice_maximum(maximum: f64) -> f64 {
     const NICE: &[f64] = &[0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0];
+    // Nothing above 0 (an accuracy that stayed at 0): the whole unit
+    // range, not a magnified 0 to 0.01.
+    if maximum <= 0.0 {
+        return 1.0;
+    }
     NICE.iter()
         .copied()
         .find(|nice| maximum <= *nice)
@@ -480,6 +485,14 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+
+    #[test]
+    fn an_axis_with_nothing_above_zero_spans_zero_to_one() {
+        assert_eq!(nice_maximum(0.0), 1.0);
+        assert_eq!(nice_maximum(0.004), 0.01);
+        assert_eq!(nice_maximum(0.3), 0.5);
+        assert_eq!(nice_maximum(0.9), 1.0);
+    }
 
     fn row(
         model: &str,

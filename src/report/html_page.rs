@@ -55,9 +55,9 @@ pub struct PageContent {
     pub missing: Vec<String>,
 }
 
-const STYLE: &str = "body{font-family:'DejaVu Sans',sans-serif;color:#222;margin:24px auto;max-width:1180px;padding:0 16px;line-height:1.45}\
+const STYLE: &str = "body{font-family:'DejaVu Sans',sans-serif;color:#222;margin:24px auto;max-width:1260px;padding:0 16px;line-height:1.45}\
 h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:32px 0 6px;border-bottom:1px solid #ddd;padding-bottom:4px}\
-p.note{color:#555;font-size:14px;margin:4px 0 10px}figure{margin:8px 0 16px}figure svg{width:100%;max-width:1100px;height:auto;border:1px solid #eee}\
+p.note{color:#555;font-size:14px;margin:4px 0 10px}figure{margin:8px 0 16px}figure svg{width:100%;height:auto;border:1px solid #eee}\
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}\
 th{background:#f4f4f4}td.number{text-align:right;font-variant-numeric:tabular-nums}code{font-size:12px}";
 

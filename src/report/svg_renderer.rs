@@ -14,8 +14,13 @@ use super::embedded_font::{register_with_plotters, FONT_FAMILY};
 use super::figure::{Figure, FigureRow, Panel};
 use super::{ReportError, StepAxis};
 
-/// Width of one panel, in pixels.
+/// The narrowest panel, in pixels.
 const PANEL_WIDTH: u32 = 360;
+/// The widest panel (a figure of one or two columns).
+const WIDEST_PANEL: u32 = 560;
+/// The width a figure of few columns grows to: about a laptop's page, so
+/// a chart opened alone or on the report page fills it.
+const TARGET_WIDTH: u32 = 1200;
 /// Height of one panel.
 const PANEL_HEIGHT: u32 = 270;
 /// Height of the title and a legend of one line.
@@ -75,6 +80,7 @@ impl ValueFormatter<f64> for KeyedAxis {
 /// and legend, and where each legend entry starts, `(x, line)`.
 struct Layout {
     width: u32,
+    panel_width: u32,
     height: u32,
     header_height: u32,
     legend: Vec<(i32, u32)>,
@@ -86,7 +92,9 @@ impl Layout {
     /// case nothing is drawn anyway).
     fn of(figure: &Figure) -> Layout {
         let columns = figure.columns.max(1) as u32;
-        let width = (columns * PANEL_WIDTH + 2 * SIDE_MARGIN).max(MINIMUM_WIDTH);
+        let panel_width =
+            ((TARGET_WIDTH - 2 * SIDE_MARGIN) / columns).clamp(PANEL_WIDTH, WIDEST_PANEL);
+        let width = (columns * panel_width + 2 * SIDE_MARGIN).max(MINIMUM_WIDTH);
         let measured = register_with_plotters();
         let font = (FONT_FAMILY, 13).into_font();
         let left = SIDE_MARGIN as i32;
@@ -114,6 +122,7 @@ impl Layout {
             header_height + figure.rows.len() as u32 * (ROW_HEADING_HEIGHT + PANEL_HEIGHT) + 8;
         Layout {
             width,
+            panel_width,
             height,
             header_height,
             legend,
@@ -126,6 +135,12 @@ pub fn figure_size(figure: &Figure) -> (u32, u32) {
     let layout = Layout::of(figure);
     (layout.width, layout.height)
 }
+
+/// Two segments closer than this share of the vertical axis are drawn
+/// as one line would be: the later dashed.
+const COINCIDENT_FRACTION: f64 = 0.004;
+/// The dash of a line drawn on others, in pixels.
+const DASH: u32 = 7;
 
 /// A line of more points than this (a training curve, one point a step)
 /// is drawn without a marker at each.
@@ -160,10 +175,10 @@ pub fn render_svg(figure: &Figure) -> Result<String, ReportError> {
                 let Some(panel) = figure.panels.get(row_index * figure.columns + column) else {
                     continue;
                 };
-                let left = SIDE_MARGIN + column as u32 * PANEL_WIDTH;
+                let left = SIDE_MARGIN + column as u32 * layout.panel_width;
                 let area = root.clone().shrink(
                     (left, top + ROW_HEADING_HEIGHT),
-                    (PANEL_WIDTH, PANEL_HEIGHT),
+                    (layout.panel_width, PANEL_HEIGHT),
                 );
                 draw_panel(&area, figure, row, panel).map_err(|error| failed(&error))?;
             }
@@ -305,6 +320,17 @@ fn draw_panel(
         .light_line_style(TRANSPARENT)
         .axis_style(AXIS)
         .draw()?;
+    // The segments of each line already drawn: a segment of a later line
+    // that lies on `n` of them (two formats both at 0) is dashed with gaps
+    // `n` dashes long, so every colour shows.
+    let mut drawn: Vec<Vec<[(f64, f64); 2]>> = Vec::new();
+    let tolerance = row.y_maximum * COINCIDENT_FRACTION;
+    let coincides = |segment: &[(f64, f64); 2], other: &[(f64, f64); 2]| {
+        segment
+            .iter()
+            .zip(other)
+            .all(|(a, b)| a.0 == b.0 && (a.1 - b.1).abs() <= tolerance)
+    };
     for series in &panel.series {
         let Some(entry) = figure.legend.get(series.legend) else {
             continue;
@@ -330,7 +356,37 @@ fn draw_panel(
             .iter()
             .map(|(step, spread)| (StepAxis::position(*step), spread.mean))
             .collect();
-        chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?;
+        // Runs of segments lying on as many lines drawn before (0: solid).
+        let mut run: Vec<(f64, f64)> = points.iter().take(1).copied().collect();
+        let mut run_overlaps = 0;
+        let mut runs: Vec<(Vec<(f64, f64)>, u32)> = Vec::new();
+        for pair in points.windows(2) {
+            let segment = [pair[0], pair[1]];
+            let overlaps = drawn
+                .iter()
+                .filter(|line| line.iter().any(|other| coincides(&segment, other)))
+                .count() as u32;
+            if overlaps != run_overlaps && run.len() > 1 {
+                let last = run[run.len() - 1];
+                runs.push((std::mem::replace(&mut run, vec![last]), run_overlaps));
+            }
+            run_overlaps = overlaps;
+            run.push(pair[1]);
+        }
+        runs.push((run, run_overlaps));
+        for (run, overlaps) in runs {
+            if overlaps == 0 {
+                chart.draw_series(LineSeries::new(run, color.stroke_width(2)))?;
+            } else {
+                chart.draw_series(DashedLineSeries::new(
+                    run,
+                    DASH,
+                    DASH * overlaps,
+                    color.stroke_width(2),
+                ))?;
+            }
+        }
+        drawn.push(points.windows(2).map(|pair| [pair[0], pair[1]]).collect());
         if points.len() <= MOST_MARKED_POINTS {
             chart.draw_series(
                 points
@@ -504,7 +560,7 @@ mod tests {
             fewest_replicates: 1,
         };
         let (width, one_line) = figure_size(&figure);
-        assert_eq!(width, MINIMUM_WIDTH);
+        assert_eq!(width, WIDEST_PANEL + 2 * SIDE_MARGIN);
         assert!(Layout::of(&figure)
             .legend
             .iter()
@@ -520,5 +576,88 @@ mod tests {
         assert_eq!(figure_size(&figure), (width, one_line + LEGEND_LINE_HEIGHT));
         let svg = render_svg(&figure).unwrap();
         assert!(svg.contains("greedy accuracy forced into format at step 0"));
+    }
+
+    /// A figure of one row and `columns` panels, each with these lines
+    /// (`(legend, [(step, value)])`).
+    fn lines_figure(columns: usize, lines: &[(usize, &[(u64, f64)])]) -> Figure {
+        use crate::report::figure::{Chart, LegendEntry, Series};
+        use crate::report::ReplicateSpread;
+        let series: Vec<Series> = lines
+            .iter()
+            .map(|(legend, points)| Series {
+                legend: *legend,
+                points: points
+                    .iter()
+                    .map(|(step, value)| (*step, ReplicateSpread::of(&[*value]).unwrap()))
+                    .collect(),
+            })
+            .collect();
+        let colors = [[255, 0, 0], [0, 0, 255], [0, 128, 0]];
+        Figure {
+            chart: Chart::Accuracy,
+            legend: colors
+                .iter()
+                .enumerate()
+                .map(|(index, color)| LegendEntry {
+                    label: format!("line {index}"),
+                    color: *color,
+                })
+                .collect(),
+            rows: vec![FigureRow {
+                label: "held_out".to_string(),
+                y_label: "accuracy".to_string(),
+                y_maximum: 1.0,
+            }],
+            columns,
+            panels: (0..columns)
+                .map(|_| Panel {
+                    title: "tuned".to_string(),
+                    series: series.clone(),
+                    categories: Vec::new(),
+                    bars: Vec::new(),
+                })
+                .collect(),
+            steps: vec![0, 1, 3],
+            replicates: 1,
+            fewest_replicates: 1,
+        }
+    }
+
+    /// How many drawn elements have stroke `color`.
+    fn strokes(svg: &str, color: &str) -> usize {
+        svg.matches(&format!("stroke=\"{color}\"")).count()
+    }
+
+    #[test]
+    fn a_line_lying_on_another_is_dashed_so_both_colours_show() {
+        let zero: &[(u64, f64)] = &[(0, 0.0), (1, 0.0), (3, 0.0)];
+        let apart: &[(u64, f64)] = &[(0, 0.5), (1, 0.6), (3, 0.7)];
+        let separate = render_svg(&lines_figure(1, &[(0, zero), (1, apart)])).unwrap();
+        let coinciding = render_svg(&lines_figure(1, &[(0, zero), (1, zero), (2, zero)])).unwrap();
+        // Apart, each line is one path; on top of the first, the second
+        // and the third are drawn as many dashes.
+        assert_eq!(strokes(&separate, "#FF0000"), 1);
+        assert_eq!(strokes(&separate, "#0000FF"), 1);
+        assert_eq!(strokes(&coinciding, "#FF0000"), 1);
+        let second = strokes(&coinciding, "#0000FF");
+        let third = strokes(&coinciding, "#008000");
+        assert!(second > 5, "{second} dashes");
+        // The third's gaps are twice as long: fewer dashes, so the second
+        // shows between them.
+        assert!(third > 2 && third < second, "{third} against {second}");
+    }
+
+    #[test]
+    fn few_columns_get_wide_panels_and_many_the_narrowest() {
+        let line: &[(u64, f64)] = &[(0, 0.5), (3, 0.7)];
+        let width = |columns| figure_size(&lines_figure(columns, &[(0, line)])).0;
+        assert_eq!(width(1), WIDEST_PANEL + 2 * SIDE_MARGIN);
+        assert_eq!(width(2), 2 * WIDEST_PANEL + 2 * SIDE_MARGIN);
+        assert_eq!(
+            width(3),
+            3 * ((TARGET_WIDTH - 2 * SIDE_MARGIN) / 3) + 2 * SIDE_MARGIN
+        );
+        assert_eq!(width(5), 5 * PANEL_WIDTH + 2 * SIDE_MARGIN);
     }
 }
