@@ -153,9 +153,6 @@ pub struct RlStepMetrics {
     pub completion_length: f64,
     /// The share of samples cut at `max_new_tokens` before EOS.
     pub truncated: f64,
-    /// The mean reward of those cut samples (`None` when none was): the
-    /// grader reads a cut answer as it stands.
-    pub truncated_reward: Option<f64>,
     /// The share of each format among the samples.
     pub format_share: FormatShares,
     /// What the samples of each format looked like.

@@ -369,7 +369,6 @@ pub fn run(
             advantage,
             completion_length: rollout.mean_completion_length(),
             truncated: rollout.truncated_share(),
-            truncated_reward: rollout.truncated_reward(),
             format_share: rollout.format_shares(),
             formats: rollout.format_steps(),
             kept: expert_iteration.then_some(kept.len()),

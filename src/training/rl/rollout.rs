@@ -242,18 +242,6 @@ impl Rollout {
         self.truncated.iter().filter(|cut| **cut).count() as f64 / self.denominator()
     }
 
-    /// The mean reward of the samples cut before EOS (`None` when none was).
-    pub(super) fn truncated_reward(&self) -> Option<f64> {
-        let cut: Vec<f64> = self
-            .truncated
-            .iter()
-            .zip(&self.rewards)
-            .filter(|(cut, _)| **cut)
-            .map(|(_, reward)| *reward)
-            .collect();
-        (!cut.is_empty()).then(|| cut.iter().sum::<f64>() / cut.len() as f64)
-    }
-
     /// The policy's mean entropy per completion token, as sampled.
     pub(super) fn entropy_per_token(&self) -> f64 {
         self.entropy_sum / self.completion_tokens.max(1) as f64
@@ -391,7 +379,6 @@ mod tests {
         // Group 0: both right; group 1: both wrong.
         assert_eq!(rollout.equal_reward_groups(), 1.0);
         assert_eq!(rollout.truncated_share(), 0.25);
-        assert_eq!(rollout.truncated_reward(), Some(1.0));
         // (4 * 1 + 2 * 3 + 6 * 2 + 2 * 0.5) / 14 tokens.
         assert_eq!(rollout.entropy_per_token(), 23.0 / 14.0);
         let formats = rollout.format_steps();
@@ -412,7 +399,6 @@ mod tests {
         let sequences = vec![TrainingSequence::new(&[1], &[2, 0]); 4];
         let rollout = Rollout::for_tests(sequences, vec![0, 0, 1, 1], vec![1.0, 0.0, 1.0, 1.0]);
         assert_eq!(rollout.equal_reward_groups(), 0.5);
-        assert_eq!(rollout.truncated_reward(), None);
     }
 
     #[test]
