@@ -210,6 +210,38 @@ pub(super) fn format_color(format: &str, index: usize) -> [u8; 3] {
         .map_or(PALETTE[index % PALETTE.len()], |(_, color)| *color)
 }
 
+impl Panel {
+    /// A panel of lines over steps.
+    pub(super) fn of_lines(title: String, series: Vec<Series>) -> Panel {
+        Panel {
+            title,
+            series,
+            categories: Vec::new(),
+            bars: Vec::new(),
+        }
+    }
+}
+
+impl FigureRow {
+    /// A row of panels over steps whose values reach `top`: up to 1 for a
+    /// `fraction` (shares), else up to a round number above `top`.
+    pub(super) fn over_steps(label: String, y_label: &str, fraction: bool, top: f64) -> FigureRow {
+        FigureRow {
+            label,
+            y_label: y_label.to_string(),
+            y_maximum: if fraction { 1.0 } else { nice_maximum(top) },
+        }
+    }
+}
+
+/// The highest value (replicate maximum) of any point of `series`.
+pub(super) fn highest(series: &[Series]) -> f64 {
+    series
+        .iter()
+        .flat_map(|line| &line.points)
+        .fold(0.0, |top, (_, spread)| top.max(spread.maximum))
+}
+
 /// A round top for an axis showing values up to `maximum` (at most 1 for
 /// fractions above 0.5; 1 when nothing is above 0).
 pub(super) fn nice_maximum(maximum: f64) -> f64 {
@@ -304,29 +336,29 @@ impl Figure {
                     })
                     .filter(|series| !series.points.is_empty())
                     .collect();
-                for series in &series {
-                    for (_, spread) in &series.points {
-                        top = top.max(spread.maximum);
-                    }
-                }
-                panels.push(Panel {
-                    title: gathered.panel_title(row, column),
-                    series,
-                    categories: Vec::new(),
-                    bars: Vec::new(),
-                });
+                top = top.max(highest(&series));
+                panels.push(Panel::of_lines(gathered.panel_title(row, column), series));
             }
-            rows.push(FigureRow {
-                label: row_label(&gathered.rows, row),
-                y_label: y_label.to_string(),
-                y_maximum: if chart == Chart::FormatShare {
-                    1.0
-                } else {
-                    nice_maximum(top)
-                },
-            });
+            rows.push(FigureRow::over_steps(
+                row_label(&gathered.rows, row),
+                y_label,
+                chart == Chart::FormatShare,
+                top,
+            ));
         }
-        Some(Figure {
+        Some(Figure::of_grid(chart, legend, rows, panels, gathered))
+    }
+
+    /// A figure of `rows` and `panels` laid out on `gathered`'s columns,
+    /// with its steps and replicates.
+    pub(super) fn of_grid(
+        chart: Chart,
+        legend: Vec<LegendEntry>,
+        rows: Vec<FigureRow>,
+        panels: Vec<Panel>,
+        gathered: &Gathered,
+    ) -> Figure {
+        Figure {
             chart,
             legend,
             rows,
@@ -335,7 +367,7 @@ impl Figure {
             steps: gathered.steps(),
             replicates: gathered.replicates(),
             fewest_replicates: gathered.fewest_replicates(),
-        })
+        }
     }
 
     /// Bars per format: shares at step 0 and at the last step (one row),

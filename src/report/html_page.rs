@@ -99,7 +99,7 @@ pub fn render_page(content: &PageContent) -> String {
     if !content.missing.is_empty() {
         let _ = writeln!(
             page,
-            "<p class=\"partial\" style=\"background:#fff4d6;border:1px solid #e0c060;padding:6px 10px\"><b>Partial report.</b> It reads the {read} evaluations in the cache; {count} are not there yet and are left out of every chart and table: {names}. Means and spreads cover only what was read.</p>",
+            "<p class=\"partial\" style=\"background:#fff4d6;border:1px solid #e0c060;padding:6px 10px\"><b>Partial report.</b> It reads the {read} evaluations in the cache; {count} of the stages it reads (evaluations, and RL stages for the training chart) are not there yet and are left out of every chart and table: {names}. Means and spreads cover only what was read.</p>",
             read = content.evaluations.len(),
             count = content.missing.len(),
             names = content

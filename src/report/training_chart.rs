@@ -9,9 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::figure::{
-    format_color, nice_maximum, Chart, Figure, FigureRow, LegendEntry, Panel, Series,
-};
+use super::figure::{format_color, highest, Chart, Figure, FigureRow, LegendEntry, Panel, Series};
 use super::gathered::{row_label, Gathered};
 use super::{MetricRow, ReportError};
 
@@ -205,45 +203,31 @@ pub(super) fn training_figure(metric_rows: &[MetricRow]) -> Option<Figure> {
                     let Some(legend) = legend_index(label) else {
                         continue;
                     };
-                    if points.is_empty() {
-                        continue;
+                    if !points.is_empty() {
+                        series.push(Series { legend, points });
                     }
-                    for (_, spread) in &points {
-                        top = top.max(spread.maximum);
-                    }
-                    series.push(Series { legend, points });
                 }
             }
-            panels.push(Panel {
-                title: gathered.panel_title(row, column),
-                series,
-                categories: Vec::new(),
-                bars: Vec::new(),
-            });
+            top = top.max(highest(&series));
+            panels.push(Panel::of_lines(gathered.panel_title(row, column), series));
         }
-        rows.push(FigureRow {
-            label: row_label(&gathered.rows, row),
-            y_label: quantity.y_label.to_string(),
-            y_maximum: if quantity.fraction {
-                1.0
-            } else {
-                nice_maximum(top)
-            },
-        });
+        rows.push(FigureRow::over_steps(
+            row_label(&gathered.rows, row),
+            quantity.y_label,
+            quantity.fraction,
+            top,
+        ));
     }
     if rows.is_empty() {
         return None;
     }
-    Some(Figure {
-        chart: Chart::Training,
+    Some(Figure::of_grid(
+        Chart::Training,
         legend,
         rows,
-        columns: gathered.columns.len(),
         panels,
-        steps: gathered.steps(),
-        replicates: gathered.replicates(),
-        fewest_replicates: gathered.fewest_replicates(),
-    })
+        &gathered,
+    ))
 }
 
 #[cfg(test)]

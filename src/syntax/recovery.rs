@@ -152,28 +152,40 @@ fn depths_at_line_starts(text: &str, lines: &[(usize, usize)]) -> Vec<i64> {
     let mut depth: i64 = 0;
     for &(start, end) in lines {
         depths.push(depth);
-        let mut in_string = false;
-        let mut escaped = false;
-        for c in text[start..end].chars() {
-            if in_string {
-                match (escaped, c) {
-                    (true, _) => escaped = false,
-                    (false, '\\') => escaped = true,
-                    (false, '"') => in_string = false,
-                    _ => {}
-                }
-                continue;
-            }
+        for (_, c) in brackets(&text[start..end]) {
             match c {
-                '"' => in_string = true,
-                '#' => break,
                 '{' | '(' | '[' => depth += 1,
-                '}' | ')' | ']' => depth = (depth - 1).max(0),
-                _ => {}
+                _ => depth = (depth - 1).max(0),
             }
         }
     }
     depths
+}
+
+/// The brackets of one line with their byte offsets in it, leaving out
+/// those in strings and in a comment.
+fn brackets(line: &str) -> Vec<(usize, char)> {
+    let mut found = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    for (position, c) in line.char_indices() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '#' => break,
+            '{' | '(' | '[' | '}' | ')' | ']' => found.push((position, c)),
+            _ => {}
+        }
+    }
+    found
 }
 
 /// Whether a line begins a statement (see the module doc).
@@ -232,31 +244,16 @@ pub(super) fn unclosed_bracket(text: &str) -> Option<usize> {
     let mut suspect: Option<usize> = None;
     for &(start, end) in &lines {
         let line = &text[start..end];
-        let mut in_string = false;
-        let mut escaped = false;
-        for (position, c) in line.char_indices() {
-            if in_string {
-                match (escaped, c) {
-                    (true, _) => escaped = false,
-                    (false, '\\') => escaped = true,
-                    (false, '"') => in_string = false,
-                    _ => {}
-                }
+        for (position, c) in brackets(line) {
+            if matches!(c, '{' | '(' | '[') {
+                open.push((start + position, indent(line)));
                 continue;
             }
-            match c {
-                '"' => in_string = true,
-                '#' => break,
-                '{' | '(' | '[' => open.push((start + position, indent(line))),
-                '}' | ')' | ']' => {
-                    let begins_line = line[..position].trim().is_empty();
-                    if let Some((opener, opener_indent)) = open.pop() {
-                        if begins_line && opener_indent != indent(line) && suspect.is_none() {
-                            suspect = Some(opener);
-                        }
-                    }
+            let begins_line = line[..position].trim().is_empty();
+            if let Some((opener, opener_indent)) = open.pop() {
+                if begins_line && opener_indent != indent(line) && suspect.is_none() {
+                    suspect = Some(opener);
                 }
-                _ => {}
             }
         }
     }

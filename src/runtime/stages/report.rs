@@ -115,13 +115,7 @@ pub fn build(
             missing.push(name_of(&series.role));
             continue;
         };
-        let path = entry.artifact("metrics.jsonl");
-        let text = std::fs::read_to_string(&path).map_err(|source| StageError::Io {
-            action: "read",
-            path: path.clone(),
-            source,
-        })?;
-        let file = format!("{}/metrics.jsonl", series.role);
+        let (text, file) = read_metrics(&entry, &series.role)?;
         for (index, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
@@ -141,21 +135,19 @@ pub fn build(
             key: entry.manifest.key.0.clone(),
         });
     }
+    // The RL stages the training chart reads; one not available is named
+    // on the page, not counted among the evaluations.
     let mut training = Vec::new();
+    let mut missing_training = Vec::new();
     for series in &parameters.training {
         let Some(entry) = upstream(&series.role)? else {
-            missing.push(name_of(&series.role));
+            missing_training.push(name_of(&series.role));
             continue;
         };
-        let path = entry.artifact("metrics.jsonl");
-        let text = std::fs::read_to_string(&path).map_err(|source| StageError::Io {
-            action: "read",
-            path: path.clone(),
-            source,
-        })?;
+        let (text, file) = read_metrics(&entry, &series.role)?;
         training.extend(training_rows(
             &text,
-            &format!("{}/metrics.jsonl", series.role),
+            &file,
             (&series.model, &series.point, series.replicate),
         )?);
     }
@@ -218,7 +210,7 @@ pub fn build(
                 .charts
                 .iter()
                 .any(|name| name == "run_table"),
-            missing: missing.clone(),
+            missing: missing.iter().chain(&missing_training).cloned().collect(),
         });
         files.push(("report.html".to_string(), page.into_bytes()));
     }
@@ -228,4 +220,16 @@ pub fn build(
         read,
         notes,
     })
+}
+
+/// The text of an upstream entry's `metrics.jsonl`, and the name errors
+/// give it (`eval.0/metrics.jsonl`).
+fn read_metrics(entry: &Entry, role: &str) -> Result<(String, String), StageError> {
+    let path = entry.artifact("metrics.jsonl");
+    let text = std::fs::read_to_string(&path).map_err(|source| StageError::Io {
+        action: "read",
+        path: path.clone(),
+        source,
+    })?;
+    Ok((text, format!("{role}/metrics.jsonl")))
 }
