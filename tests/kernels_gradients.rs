@@ -14,7 +14,7 @@
 
 use candle_core::{DType, Device, Tensor, Var, D};
 use echolab::model::kernels::{self, PointwiseKind};
-use echolab::model::NormKind;
+use echolab::model::{NormKind, RowPlace};
 use echolab::random::Stream;
 
 /// Uniform values in `[-scale, scale)` of the given shape.
@@ -324,10 +324,12 @@ fn cached_attention_matches_attention_over_the_whole_sequence() {
     let cached_values = keys.zeros_like().unwrap();
     // The first four tokens as a prompt, then the last three at offset 4.
     let prompt = qkv.narrow(1, 0, 4).unwrap();
-    kernels::write_cache(&keys, &cached_values, &prompt, 0).unwrap();
+    let at =
+        |start: usize| -> Vec<RowPlace> { (0..batch).map(|row| RowPlace { row, start }).collect() };
+    kernels::write_cache(&keys, &cached_values, &prompt, &at(0)).unwrap();
     let newest = qkv.narrow(1, 4, 3).unwrap().contiguous().unwrap();
-    kernels::write_cache(&keys, &cached_values, &newest, 4).unwrap();
-    let cached = kernels::cached_attention(&newest, &keys, &cached_values, 0.5, 4).unwrap();
+    kernels::write_cache(&keys, &cached_values, &newest, &at(4)).unwrap();
+    let cached = kernels::cached_attention(&newest, &keys, &cached_values, 0.5, &at(4)).unwrap();
     assert_close(
         "cached attention",
         &values(&cached),
@@ -352,6 +354,77 @@ fn cached_attention_matches_attention_over_the_whole_sequence() {
     assert!(values(&keys.narrow(2, time, context - time).unwrap())
         .iter()
         .all(|&value| value == 0.0));
+}
+
+#[test]
+fn cached_attention_takes_rows_from_their_own_cache_rows_and_positions() {
+    // Two sequences decoded apart (each alone in its cache) and together,
+    // swapped and at different lengths (4 and 6 tokens cached), must give
+    // the same bits; a copied row attends as its original.
+    let (heads, head_width, context) = (2, 4, 10);
+    let width = heads * head_width;
+    let cache = |rows: usize| {
+        Tensor::zeros((rows, heads, context, head_width), DType::F32, &Device::Cpu).unwrap()
+    };
+    let sequences = [
+        uniform(40, &[1, 5, 3 * width], 1.5),
+        uniform(41, &[1, 7, 3 * width], 1.5),
+    ];
+    let alone: Vec<Vec<f32>> = sequences
+        .iter()
+        .map(|sequence| {
+            let (keys, cached_values) = (cache(1), cache(1));
+            let time = sequence.dim(1).unwrap();
+            let place = |start| vec![RowPlace { row: 0, start }];
+            let prompt = sequence
+                .narrow(1, 0, time - 1)
+                .unwrap()
+                .contiguous()
+                .unwrap();
+            kernels::write_cache(&keys, &cached_values, &prompt, &place(0)).unwrap();
+            let last = sequence
+                .narrow(1, time - 1, 1)
+                .unwrap()
+                .contiguous()
+                .unwrap();
+            kernels::write_cache(&keys, &cached_values, &last, &place(time - 1)).unwrap();
+            values(
+                &kernels::cached_attention(&last, &keys, &cached_values, 0.5, &place(time - 1))
+                    .unwrap(),
+            )
+        })
+        .collect();
+    // Together: sequence 0 in cache row 2, sequence 1 in cache row 0; row 1
+    // becomes a copy of row 2.
+    let (keys, cached_values) = (cache(3), cache(3));
+    for (sequence, row) in sequences.iter().zip([2, 0]) {
+        let time = sequence.dim(1).unwrap();
+        let prompt = sequence
+            .narrow(1, 0, time - 1)
+            .unwrap()
+            .contiguous()
+            .unwrap();
+        let place = [RowPlace { row, start: 0 }];
+        kernels::write_cache(&keys, &cached_values, &prompt, &place).unwrap();
+    }
+    kernels::copy_cache_row(&keys, 2, 1, 4).unwrap();
+    kernels::copy_cache_row(&cached_values, 2, 1, 4).unwrap();
+    let last = |index: usize| {
+        let time = sequences[index].dim(1).unwrap();
+        sequences[index].narrow(1, time - 1, 1).unwrap()
+    };
+    let newest = Tensor::cat(&[last(1), last(0), last(0)], 0).unwrap();
+    let places = [
+        RowPlace { row: 0, start: 6 },
+        RowPlace { row: 2, start: 4 },
+        RowPlace { row: 1, start: 4 },
+    ];
+    kernels::write_cache(&keys, &cached_values, &newest, &places).unwrap();
+    let together =
+        values(&kernels::cached_attention(&newest, &keys, &cached_values, 0.5, &places).unwrap());
+    assert_eq!(together[..width], alone[1][..]);
+    assert_eq!(together[width..2 * width], alone[0][..]);
+    assert_eq!(together[2 * width..], alone[0][..]);
 }
 
 #[test]

@@ -15,9 +15,9 @@ use super::{Bench, Group};
 use crate::model::{Gpt, ModelConfig};
 use crate::random::Stream;
 use crate::training::rl::{
-    decoded_rows, sample_completions, sample_completions_with_first_token_mask, sample_requests,
-    Completion, MicroBatch, PromptRequest, SamplingRequest, SamplingSettings, TrainingSequence,
-    ROWS_PER_CACHE,
+    decoded_rows, decoding_rows, sample_completions, sample_completions_with_first_token_mask,
+    sample_requests, Completion, MicroBatch, PromptRequest, SamplingRequest, SamplingSettings,
+    TrainingSequence,
 };
 
 /// The calibration tokenizer's vocabulary.
@@ -104,7 +104,10 @@ fn run(bench: &mut Bench) -> anyhow::Result<()> {
             &format!("{name} sampling speed"),
             generated as f64 / elapsed,
             "tokens/s",
-            &format!("{threads} threads, at most {ROWS_PER_CACHE} rows per cache, one run"),
+            &format!(
+                "{threads} threads, at most {} rows per cache, one run",
+                decoding_rows(&model)
+            ),
         );
         let sequences = sequences_of(&requests, &completions);
         let start = Instant::now();

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use crate::bench::{groups, run_memory_child, Bench};
+use crate::runtime::on_threads;
 
 pub(super) fn run(
     selected: &[String],
@@ -10,7 +11,7 @@ pub(super) fn run(
     memory_child: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     if let Some(workload) = memory_child {
-        run_memory_child(workload)?;
+        on_threads(rayon::current_num_threads(), || run_memory_child(workload))?;
         return Ok(ExitCode::SUCCESS);
     }
     let all = groups();
@@ -36,7 +37,8 @@ pub(super) fn run(
     {
         eprintln!("running {} ...", group.name);
         bench.start_group(group.name);
-        (group.run)(&mut bench)?;
+        // Inside a pool, as a stage computes (`runtime::on_threads`).
+        on_threads(rayon::current_num_threads(), || (group.run)(&mut bench))?;
     }
     print!("{}", bench.render());
     Ok(ExitCode::SUCCESS)

@@ -9,8 +9,8 @@ use crate::lockfile::{changes, Lockfile, Provenance};
 use crate::plan::{Plan, Stage};
 use crate::runtime::slurm::{SlurmClient, SlurmExecutor, SlurmOptions};
 use crate::runtime::{
-    damage_text, execute, Cache, Executor, LocalExecutor, Lookup, Outcome, Places, PlanFile,
-    Project,
+    damage_text, execute, on_threads, Cache, Executor, LocalExecutor, Lookup, Outcome, Places,
+    PlanFile, Project,
 };
 
 /// Where `echolab run` runs the stages.
@@ -296,7 +296,10 @@ pub(super) fn exec_stage(
         experiment_directory: &plan_file.experiment_directory,
         logs: &logs,
     };
-    match execute(stage, plan, &places, Box::new(|_, _, _| {})) {
+    let threads = rayon::current_num_threads();
+    match on_threads(threads, || {
+        execute(stage, plan, &places, Box::new(|_, _, _| {}))
+    }) {
         Ok(execution) => {
             eprintln!(
                 "{} {}",
@@ -373,7 +376,10 @@ pub(super) fn verify(
                 continue;
             }
         };
-        let recomputed = match execute(stage, &plan, &places, Box::new(|_, _, _| {})) {
+        let threads = rayon::current_num_threads();
+        let recomputed = match on_threads(threads, || {
+            execute(stage, &plan, &places, Box::new(|_, _, _| {}))
+        }) {
             Ok(execution) => execution.entry().clone(),
             Err(error) => {
                 eprintln!("failed      {}: {error}", stage.name);

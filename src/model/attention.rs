@@ -4,9 +4,10 @@ use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::kernels::{self, KernelPath};
+use super::kv_cache::{shared_start, CachedRows};
 use super::linear::Linear;
 use super::rotary_embedding::RotaryEmbedding;
-use super::{KvCache, ModelConfig};
+use super::ModelConfig;
 
 /// Causal self-attention with one fused query-key-value projection (`qkv`,
 /// output features ordered queries, keys, values, each head-major) and an
@@ -40,31 +41,58 @@ impl Attention {
         })
     }
 
-    /// Attends `input` `[batch, time, width]`, whose first token sits at
-    /// position `offset`, over itself and (with a cache of `layer`) over the
-    /// cached tokens. `mask` is the model's `[context, context]` additive
-    /// causal mask.
+    /// Whether this layer decodes rows at different positions, or a subset
+    /// of a cache's rows, in one call: the fused path without rotary
+    /// positions.
+    pub(crate) fn takes_rows_apart(&self, path: KernelPath) -> bool {
+        self.rotary.is_none() && path == KernelPath::Fused
+    }
+
+    /// Attends `input` `[batch, time, width]` over itself and, with the
+    /// cache of `layer`, over each row's cached tokens (input row `b` at
+    /// its place in the cache; without a cache every row starts at
+    /// position 0). `mask` is the model's `[context, context]` additive
+    /// causal mask. Only the fused path without rotary positions takes rows
+    /// at different positions or a subset of the cache's rows
+    /// ([`Attention::takes_rows_apart`]).
     pub(crate) fn forward(
         &self,
         input: &Tensor,
         mask: &Tensor,
-        offset: usize,
-        cache: Option<(&KvCache, usize)>,
+        cached: Option<(CachedRows<'_>, usize)>,
         path: KernelPath,
     ) -> candle_core::Result<Tensor> {
         let (batch, time, width) = input.dims3()?;
         let scale = 1.0 / (self.head_width as f64).sqrt();
-        if self.rotary.is_none() && path == KernelPath::Fused {
+        if self.takes_rows_apart(path) {
             let qkv = self.qkv.forward(input, path)?;
-            let mixed = match cache {
+            let mixed = match cached {
                 None => kernels::causal_attention(&qkv, self.heads, scale as f32)?,
-                Some((cache, layer)) => {
-                    let (keys, values) = cache.append_from_qkv(layer, &qkv)?;
-                    kernels::cached_attention(&qkv, &keys, &values, scale as f32, offset)?
+                Some((rows, layer)) => {
+                    let (keys, values) = rows.cache.append_from_qkv(layer, &qkv, rows.places)?;
+                    kernels::cached_attention(&qkv, &keys, &values, scale as f32, rows.places)?
                 }
             };
             return self.out.forward(&mixed, path);
         }
+        let offset = match cached {
+            None => 0,
+            Some((rows, _)) => {
+                let in_order = rows.cache.batch() == batch
+                    && rows
+                        .places
+                        .iter()
+                        .enumerate()
+                        .all(|(b, place)| place.row == b);
+                match (shared_start(rows.places), in_order) {
+                    (Some(start), true) => start,
+                    _ => candle_core::bail!(
+                        "rotary positions and the composed kernels decode every row of a \
+                         cache, in order, at one shared position"
+                    ),
+                }
+            }
+        };
         let split = self.qkv.forward(input, path)?.reshape((
             batch,
             time,
@@ -84,8 +112,8 @@ impl Attention {
             queries = rotary.apply(&queries, offset)?;
             keys = rotary.apply(&keys, offset)?;
         }
-        let (keys, values) = match cache {
-            Some((cache, layer)) => cache.append(layer, &keys, &values)?,
+        let (keys, values) = match cached {
+            Some((rows, layer)) => rows.cache.append(layer, &keys, &values, offset)?,
             None => (keys, values),
         };
         let total = keys.dim(2)?;

@@ -6,9 +6,10 @@ use candle_nn::VarBuilder;
 use super::attention::Attention;
 use super::feed_forward::FeedForward;
 use super::kernels::KernelPath;
+use super::kv_cache::CachedRows;
 use super::normalization::Normalization;
 use super::rotary_embedding::RotaryEmbedding;
-use super::{KvCache, ModelConfig};
+use super::ModelConfig;
 
 /// `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
 #[derive(Debug, Clone)]
@@ -48,19 +49,22 @@ impl Block {
     }
 
     /// Runs the block (see [`Attention::forward`] for the arguments).
+    /// See [`Attention::takes_rows_apart`].
+    pub(crate) fn takes_rows_apart(&self, path: KernelPath) -> bool {
+        self.attention.takes_rows_apart(path)
+    }
+
     pub(crate) fn forward(
         &self,
         input: &Tensor,
         mask: &Tensor,
-        offset: usize,
-        cache: Option<(&KvCache, usize)>,
+        cached: Option<(CachedRows<'_>, usize)>,
         path: KernelPath,
     ) -> candle_core::Result<Tensor> {
         let attended = self.attention.forward(
             &self.attention_norm.forward(input, path)?,
             mask,
-            offset,
-            cache,
+            cached,
             path,
         )?;
         let residual = (input + attended)?;

@@ -5,6 +5,7 @@ use candle_nn::{Init, VarBuilder};
 
 use super::block::Block;
 use super::kernels::{self, KernelPath};
+use super::kv_cache::{shared_start, CachedRows};
 use super::normalization::Normalization;
 use super::parameter_source::{Origin, ParameterSource};
 use super::parameters::read_safetensors;
@@ -259,15 +260,63 @@ impl Gpt {
 
     /// Incremental decoding: logits `[batch, new, vocab]` of `tokens`
     /// `[batch, new]` that follow the tokens already in `cache`, whose keys
-    /// and values are appended to it. A first call with a whole prompt
-    /// fills the cache; later calls pass one token per row. Gives the same
-    /// logits as [`Gpt::forward`] over the whole sequence.
+    /// and values are appended to it. Every row of the cache takes part, at
+    /// one shared length. A first call with a whole prompt fills the cache;
+    /// later calls pass one token per row. Gives the same logits as
+    /// [`Gpt::forward`] over the whole sequence.
     pub fn forward_step(&self, tokens: &Tensor, cache: &mut KvCache) -> Result<Tensor, ModelError> {
+        let (batch, _) = tokens.dims2()?;
+        if batch != cache.batch() {
+            return Err(ModelError::CacheBatchMismatch {
+                expected: cache.batch(),
+                found: batch,
+            });
+        }
+        let rows: Vec<usize> = (0..batch).collect();
+        self.forward_rows(tokens, &rows, cache)
+    }
+
+    /// Incremental decoding of some rows of `cache`: input row `b` of
+    /// `tokens` `[batch, new]` continues cache row `rows[b]` from that row's
+    /// own length. Rows may sit at different lengths and a row may be
+    /// listed twice (as padding: both compute the same values) when
+    /// [`Gpt::decodes_rows_apart`]; otherwise `rows` must be every row of
+    /// the cache in order, at one length. A row's logits do not depend on
+    /// the other rows of the call.
+    pub fn forward_rows(
+        &self,
+        tokens: &Tensor,
+        rows: &[usize],
+        cache: &mut KvCache,
+    ) -> Result<Tensor, ModelError> {
         let (batch, new_tokens) = tokens.dims2()?;
-        cache.check(batch, new_tokens)?;
-        let hidden = self.run(tokens, Some(cache))?;
-        cache.advance(new_tokens);
+        if rows.len() != batch {
+            return Err(ModelError::CacheBatchMismatch {
+                expected: rows.len(),
+                found: batch,
+            });
+        }
+        let places = cache.places(rows, new_tokens)?;
+        let hidden = self.run(
+            tokens,
+            Some(CachedRows {
+                cache,
+                places: &places,
+            }),
+        )?;
+        cache.advance(&places, new_tokens);
         self.logits(&hidden)
+    }
+
+    /// Whether [`Gpt::forward_rows`] takes rows at different positions and
+    /// any subset of a cache's rows: the fused kernels with learned
+    /// positions.
+    pub fn decodes_rows_apart(&self) -> bool {
+        self.position_embedding.is_some()
+            && self
+                .blocks
+                .iter()
+                .all(|block| block.takes_rows_apart(self.kernel_path))
     }
 
     /// A key-value cache for `batch` rows of this model.
@@ -275,12 +324,12 @@ impl Gpt {
         KvCache::new(&self.config, batch, self.token_embedding.device())
     }
 
-    fn run(&self, tokens: &Tensor, cache: Option<&KvCache>) -> Result<Tensor, ModelError> {
+    fn run(&self, tokens: &Tensor, cached: Option<CachedRows<'_>>) -> Result<Tensor, ModelError> {
         let (batch, time) = tokens.dims2()?;
-        let offset = cache.map_or(0, KvCache::length);
-        if offset + time > self.config.context {
+        // The cache checked that each row's tokens fit.
+        if time > self.config.context {
             return Err(ModelError::ContextExceeded {
-                length: offset + time,
+                length: time,
                 context: self.config.context,
             });
         }
@@ -290,14 +339,30 @@ impl Gpt {
             .index_select(&tokens.flatten_all()?, 0)?
             .reshape((batch, time, width))?;
         if let Some(positions) = &self.position_embedding {
-            hidden = hidden.broadcast_add(&positions.narrow(0, offset, time)?)?;
+            let places = cached.map_or(&[][..], |rows| rows.places);
+            let added = match (cached, shared_start(places)) {
+                (None, _) => positions.narrow(0, 0, time)?.unsqueeze(0)?,
+                (Some(_), Some(start)) => positions.narrow(0, start, time)?.unsqueeze(0)?,
+                (Some(_), None) => {
+                    // Each row's own positions: the same values, added the
+                    // same way, as a shared offset gives.
+                    let ids: Vec<u32> = places
+                        .iter()
+                        .flat_map(|place| (place.start..place.start + time).map(|p| p as u32))
+                        .collect();
+                    let ids = Tensor::from_vec(ids, batch * time, positions.device())?;
+                    positions
+                        .index_select(&ids, 0)?
+                        .reshape((batch, time, width))?
+                }
+            };
+            hidden = hidden.broadcast_add(&added)?;
         }
         for (layer, block) in self.blocks.iter().enumerate() {
             hidden = block.forward(
                 &hidden,
                 &self.causal_mask,
-                offset,
-                cache.map(|cache| (cache, layer)),
+                cached.map(|rows| (rows, layer)),
                 self.kernel_path,
             )?;
         }

@@ -31,7 +31,7 @@ mod rotary_embedding;
 
 pub use activation::Activation;
 pub use gpt::Gpt;
-pub use kv_cache::KvCache;
+pub use kv_cache::{KvCache, RowPlace};
 pub use model_config::{ModelConfig, NormKind, Positions, PRESET_NAMES};
 pub use model_error::ModelError;
 pub use parameters::Parameters;

@@ -18,6 +18,7 @@ use std::time::Instant;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::cache::damage_text;
+use super::compute_threads::on_threads;
 use super::execute::{execute, log_file_name, Execution, Places};
 use super::executor::{Executor, ExecutorError, Outcome, RunReport};
 use super::job_progress::{JobEstimate, JobProgress};
@@ -154,8 +155,7 @@ pub fn run_local(
                             progress_bar.set_message(message.to_string());
                         }
                     });
-                    let computed =
-                        execute_on_threads(threads, || execute(stage, plan, places, progress));
+                    let computed = on_threads(threads, || execute(stage, plan, places, progress));
                     let outcome = match computed {
                         Ok(Execution::Cached(_)) => Outcome::Cached,
                         Ok(Execution::Computed(_)) => Outcome::Computed(start.elapsed()),
@@ -245,19 +245,6 @@ fn job_suffix(estimate: &JobEstimate) -> String {
 /// in a process of `available` threads: an equal share, at least one.
 pub fn threads_per_stage(available: usize, jobs: usize) -> usize {
     (available / jobs.max(1)).max(1)
-}
-
-/// Runs `work` on `threads` threads: in the calling pool when it has that
-/// many (one job, the default: no pool to build), else in a pool of its
-/// own, or in the calling pool when one cannot be built.
-fn execute_on_threads<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> T {
-    if threads == rayon::current_num_threads() {
-        return work();
-    }
-    match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-        Ok(pool) => pool.install(work),
-        Err(_) => work(),
-    }
 }
 
 /// [`run_local`] behind the [`Executor`] interface.

@@ -7,6 +7,7 @@
 //! Slurm batch job per stage.
 
 mod cache;
+mod compute_threads;
 mod execute;
 mod executor;
 mod job_progress;
@@ -22,6 +23,7 @@ mod status;
 pub use cache::{
     damage_text, ArtifactDigest, Cache, CacheError, Damage, Entry, Lookup, Manifest, CACHE_LAYOUT,
 };
+pub use compute_threads::on_threads;
 pub use execute::{execute, log_file_name, work_folder, Execution, Places, FAIL_STAGE_VARIABLE};
 pub use executor::{Executor, ExecutorError, Outcome, RunReport};
 pub use job_progress::{stage_work, JobEstimate, JobProgress};

@@ -38,7 +38,7 @@ mod token_log_probability;
 mod wide_product;
 
 pub use bias_add::{BiasAdd, ColumnSum};
-pub use cached_attention::{CacheWrite, CachedAttention};
+pub use cached_attention::{CacheRowCopy, CacheWrite, CachedAttention};
 pub use causal_attention::CausalAttention;
 pub use causal_softmax::CausalSoftmax;
 pub use exponential::Exponential;
@@ -51,7 +51,7 @@ pub use token_log_probability::TokenLogProbability;
 
 use candle_core::Tensor;
 
-use super::NormKind;
+use super::{NormKind, RowPlace};
 
 /// GELU (tanh approximation) or ReLU of every value.
 pub fn activation(input: &Tensor, kind: PointwiseKind) -> candle_core::Result<Tensor> {
@@ -113,37 +113,63 @@ pub fn causal_attention(qkv: &Tensor, heads: usize, scale: f32) -> candle_core::
         .apply_op1(CausalAttention { heads, scale })
 }
 
-/// Attention of the queries in `qkv` `[batch, time, 3 * width]` at
-/// positions `offset..offset + time` over the cached `keys` and `values`
-/// `[batch, heads, context, head_width]` (already holding the new tokens,
-/// see [`write_cache`]): `[batch, time, width]`. Inference only: no
-/// gradient.
+/// Attention of the queries in `qkv` `[batch, time, 3 * width]`, input row
+/// `b` at positions `places[b].start..+time` of cache row `places[b].row`,
+/// over the cached `keys` and `values` `[rows, heads, context, head_width]`
+/// (already holding the new tokens, see [`write_cache`]): `[batch, time,
+/// width]`. Inference only: no gradient.
 pub fn cached_attention(
     qkv: &Tensor,
     keys: &Tensor,
     values: &Tensor,
     scale: f32,
-    offset: usize,
+    places: &[RowPlace],
 ) -> candle_core::Result<Tensor> {
     qkv.contiguous()?.apply_op3_no_bwd(
         &keys.contiguous()?,
         &values.contiguous()?,
-        &CachedAttention { scale, offset },
+        &CachedAttention {
+            scale,
+            places: places.to_vec(),
+        },
     )
 }
 
 /// Writes the keys and values of `qkv` `[batch, new, 3 * width]` into the
-/// cache tensors `keys` and `values` `[batch, heads, context, head_width]`
-/// at `position`, in place.
+/// cache tensors `keys` and `values` `[rows, heads, context, head_width]`,
+/// input row `b` at `places[b]`, in place.
 pub fn write_cache(
     keys: &Tensor,
     values: &Tensor,
     qkv: &Tensor,
-    position: usize,
+    places: &[RowPlace],
 ) -> candle_core::Result<()> {
     let qkv = qkv.contiguous()?;
-    keys.inplace_op2(&qkv, &CacheWrite { part: 1, position })?;
-    values.inplace_op2(&qkv, &CacheWrite { part: 2, position })
+    keys.inplace_op2(
+        &qkv,
+        &CacheWrite {
+            part: 1,
+            places: places.to_vec(),
+        },
+    )?;
+    values.inplace_op2(
+        &qkv,
+        &CacheWrite {
+            part: 2,
+            places: places.to_vec(),
+        },
+    )
+}
+
+/// Copies the first `length` positions of row `from` of a cache tensor
+/// `[rows, heads, context, head_width]` into row `to`, in place.
+pub fn copy_cache_row(
+    cache: &Tensor,
+    from: usize,
+    to: usize,
+    length: usize,
+) -> candle_core::Result<()> {
+    cache.inplace_op1(&CacheRowCopy { from, to, length })
 }
 
 /// `log softmax(logits[r])[targets[r]]` for logits `[rows, vocab]` and

@@ -66,8 +66,8 @@ pub use rl_metrics::{FormatShares, RlStepMetrics};
 pub use rl_snapshot::snapshot_directory;
 pub use rl_stage::{prompt_text, run, RlInputs, RlOutcome};
 pub use sampler::{
-    cache_rows, choose_token, decoded_rows, log_softmax, mask_tokens, sample_completions,
-    sample_completions_with_first_token_mask, sample_requests, top_p_filter, Completion,
-    PromptRequest, SamplingRequest, SamplingSettings, ROWS_PER_CACHE,
+    cache_rows, choose_token, decoded_rows, decoding_rows, log_softmax, mask_tokens,
+    sample_completions, sample_completions_with_first_token_mask, sample_requests, top_p_filter,
+    Completion, PromptRequest, SamplingRequest, SamplingSettings, ROWS_PER_CACHE,
 };
 pub use value_head::{ValueHead, VALUE_HEAD_BIAS, VALUE_HEAD_INITIAL_STDEV, VALUE_HEAD_WEIGHT};

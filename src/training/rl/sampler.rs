@@ -2,12 +2,19 @@
 //! key-value cache, temperature and nucleus (top-p) sampling, or greedy
 //! decoding.
 //!
-//! Every row of a cache must have the same length, so the rows of one
-//! cache are the samples of prompts of one token length: prompts are
-//! grouped by length (which also avoids padding), and each group is
-//! decoded together until every row has produced EOS or its token limit.
-//! A finished row keeps being fed its last token (EOS, or the last one
-//! before its limit); what it computes then is dropped.
+//! Rows decode together whatever their prompts' lengths: each row of the
+//! key-value cache has its own length, each distinct prompt is run once
+//! (prompts of one length together) and copied into the cache rows of its
+//! other samples, and then every unfinished row writes one token per step
+//! in one call, from its own position ([`Gpt::forward_rows`]). A step's
+//! products therefore have as many rows as there are unfinished answers
+//! (up to [`decoding_rows`], 128 for `small`), not the 8 samples of one
+//! prompt: the matrix-product crate packs each weight once per call, and
+//! the per-call overhead is paid once per step. Models whose layers cannot
+//! take rows at different positions (rotary positions, the composed
+//! kernels) decode by prompt length instead, in caches of
+//! [`ROWS_PER_CACHE`]; a finished row there keeps being fed its last
+//! token and what it computes is dropped.
 //!
 //! Randomness: sample `j` of a prompt draws its `t`-th token with the
 //! `t`-th number of `prompt.stream.derive(&[j])`, so a sample depends only
@@ -21,16 +28,15 @@
 //! over the inner dimension whatever the number of rows, except at very
 //! few rows, where the matrix-product crate takes other routes (one row: a
 //! matrix-vector product; `rows * columns <= 256`, with `columns` the
-//! width or the vocabulary: lane-parallel dot products). A cache therefore
-//! holds the rows of one length group, at most [`ROWS_PER_CACHE`], and a
-//! chunk with fewer rows than
-//! [`cache_rows`] gives is padded with copies of its last row (whose output
-//! is dropped) up to that number: 3 rows for `small`, 4 for `tiny`, 2 for
-//! `medium`. A row's arithmetic is then the same whatever rows it is
-//! decoded with (`tests/rl_sampling.rs` checks every cache size from the
-//! fewest to 40 rows bit for bit). Until stage semantics 3 every cache was
-//! padded to 16 rows, which gave the same bits at a higher cost: an RL
-//! step's 16 prompts x 8 samples fill caches of 8 rows.
+//! width or the vocabulary: lane-parallel dot products). A call with fewer
+//! rows than [`cache_rows`] gives is therefore padded with copies of its
+//! last row (whose output is dropped) up to that number: 3 rows for
+//! `small`, 4 for `tiny`, 2 for `medium`. A row's arithmetic is then the
+//! same whatever rows it is decoded with (`tests/rl_sampling.rs` checks
+//! every call size from the fewest to 40 rows and around 128 bit for bit,
+//! and a unit test below checks rows decoded together against caches of
+//! one prompt length each). Until stage semantics 3 every cache was padded
+//! to 16 rows, which gave the same bits at a higher cost.
 //!
 //! Constraints: [`sample_completions_with_first_token_mask`] forbids some
 //! tokens at the first generated position (their logits become minus
@@ -88,8 +94,9 @@ pub struct Completion {
     pub finished: bool,
 }
 
-/// The most rows of one decoding cache (see the module doc): a length
-/// group with more is decoded in several caches.
+/// The most rows of one decoding cache of a model that does not decode
+/// rows apart (see the module doc): a length group with more is decoded in
+/// several caches.
 pub const ROWS_PER_CACHE: usize = 16;
 
 /// The rows a decoding cache of `real_rows` rows of `model` holds: at least
@@ -285,12 +292,13 @@ pub fn sample_completions_with_first_token_mask(
 }
 
 /// Samples every request's completions, each with its own settings and
-/// first-token mask. Rows of every request are grouped by prompt length
-/// and decoded in caches of [`ROWS_PER_CACHE`] whatever their settings, so
-/// asking for several kinds of answers in one call fills caches that
-/// separate calls would pad; a row's completion is the same bits either
-/// way (see the module doc). Returns the completions per request, in
-/// sample order.
+/// first-token mask. With a model that decodes rows apart
+/// ([`Gpt::decodes_rows_apart`]: the fused kernels and learned positions,
+/// every preset) the rows of every request share one cache of up to
+/// [`decoding_rows`] rows whatever their prompts' lengths ([`decode_together`]);
+/// otherwise rows are grouped by prompt length and decoded in caches of
+/// [`ROWS_PER_CACHE`]. A row's completion is the same bits either way (see
+/// the module doc). Returns the completions per request, in sample order.
 pub fn sample_requests(
     model: &Gpt,
     requests: &[SamplingRequest<'_>],
@@ -299,10 +307,24 @@ pub fn sample_requests(
 ) -> Result<Vec<Vec<Completion>>, ModelError> {
     let mut results: Vec<Vec<Completion>> = requests.iter().map(|_| Vec::new()).collect();
     let mut finished_rows: Vec<((usize, usize), Completion)> = Vec::new();
-    for (length, rows) in rows_by_length(requests.iter().map(|request| request.prompt)) {
-        for chunk in rows.chunks(ROWS_PER_CACHE) {
-            let completions = decode_rows(model, requests, chunk, length, eos, decode)?;
+    if model.decodes_rows_apart() {
+        let rows: Vec<(usize, usize)> = requests
+            .iter()
+            .enumerate()
+            .flat_map(|(index, request)| {
+                (0..request.prompt.samples).map(move |sample| (index, sample))
+            })
+            .collect();
+        for chunk in rows.chunks(decoding_rows(model)) {
+            let completions = decode_together(model, requests, chunk, eos, decode)?;
             finished_rows.extend(chunk.iter().copied().zip(completions));
+        }
+    } else {
+        for (length, rows) in rows_by_length(requests.iter().map(|request| request.prompt)) {
+            for chunk in rows.chunks(ROWS_PER_CACHE) {
+                let completions = decode_rows(model, requests, chunk, length, eos, decode)?;
+                finished_rows.extend(chunk.iter().copied().zip(completions));
+            }
         }
     }
     finished_rows.sort_by_key(|(row, _)| *row);
@@ -310,6 +332,167 @@ pub fn sample_requests(
         results[request].push(completion);
     }
     Ok(results)
+}
+
+/// The bytes of cache one call of [`decode_together`] may hold.
+const DECODING_CACHE_BYTES: usize = 128 << 20;
+
+/// The most rows [`decode_together`] decodes in one cache for `model`: 128,
+/// fewer where their keys and values would pass [`DECODING_CACHE_BYTES`]
+/// (the `medium` preset: 54), never fewer than [`cache_rows`] asks.
+pub fn decoding_rows(model: &Gpt) -> usize {
+    let config = model.config();
+    let row_bytes = config.layers * 2 * config.context * config.width * std::mem::size_of::<f32>();
+    (DECODING_CACHE_BYTES / row_bytes.max(1)).clamp(cache_rows(model, 1), 128)
+}
+
+/// Decodes `rows` (request, sample) of any prompt lengths in one cache,
+/// each row from its own position. Each distinct prompt is run once (its
+/// first row's cache row filled, prompts of one length together) and
+/// copied into the cache rows of its other samples; then every row still
+/// writing decodes one token per step in one call, so a step's products
+/// have as many rows as there are unfinished answers. A call with fewer
+/// rows than [`cache_rows`] gives is padded with a copy of its last row
+/// (same cache row, same values; its output is dropped). Each row stops at
+/// EOS or at its own token limit.
+fn decode_together(
+    model: &Gpt,
+    requests: &[SamplingRequest<'_>],
+    rows: &[(usize, usize)],
+    eos: u32,
+    decode: &dyn Fn(&[u32]) -> String,
+) -> Result<Vec<Completion>, ModelError> {
+    let device = Device::Cpu;
+    let context = model.config().context;
+    let fewest = cache_rows(model, 1);
+    let prompt_of = |row: usize| &requests[rows[row].0].prompt.tokens;
+    let limits: Vec<usize> = rows
+        .iter()
+        .map(|&(request, _)| {
+            let room = context.saturating_sub(requests[request].prompt.tokens.len());
+            requests[request].settings.max_new_tokens.min(room)
+        })
+        .collect();
+    let mut streams: Vec<Stream> = rows
+        .iter()
+        .map(|&(request, sample)| requests[request].prompt.stream.derive(&[sample as u64]))
+        .collect();
+    let mut completions: Vec<Completion> = rows
+        .iter()
+        .map(|_| Completion {
+            tokens: Vec::new(),
+            text: String::new(),
+            log_probabilities: Vec::new(),
+            entropies: Vec::new(),
+            finished: false,
+        })
+        .collect();
+    // The cache row that runs each distinct prompt, and the rows that copy it.
+    let mut leaders: BTreeMap<&[u32], usize> = BTreeMap::new();
+    let mut followers: Vec<(usize, usize)> = Vec::new();
+    for (row, &limit) in limits.iter().enumerate() {
+        if limit == 0 || prompt_of(row).is_empty() {
+            continue;
+        }
+        match leaders.get(prompt_of(row).as_slice()) {
+            Some(&leader) => followers.push((leader, row)),
+            None => {
+                leaders.insert(prompt_of(row), row);
+            }
+        }
+    }
+    if leaders.is_empty() {
+        return Ok(completions);
+    }
+    let mut cache = model.new_cache(rows.len())?;
+    // Prefill, prompts of one length together: each leader's logits at its
+    // prompt's last token.
+    let mut next_logits: Vec<Option<Vec<f32>>> = vec![None; rows.len()];
+    let mut by_length: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &leader in leaders.values() {
+        by_length
+            .entry(prompt_of(leader).len())
+            .or_default()
+            .push(leader);
+    }
+    for (length, mut group) in by_length {
+        let real = group.len();
+        pad_rows(&mut group, fewest);
+        let tokens: Vec<u32> = group
+            .iter()
+            .flat_map(|&row| prompt_of(row).iter().copied())
+            .collect();
+        let input = Tensor::from_vec(tokens, (group.len(), length), &device)?;
+        let logits = model.forward_rows(&input, &group, &mut cache)?;
+        let last: Vec<Vec<f32>> = logits.narrow(1, length - 1, 1)?.squeeze(1)?.to_vec2()?;
+        for (&row, logits) in group[..real].iter().zip(last) {
+            next_logits[row] = Some(logits);
+        }
+    }
+    for &(leader, row) in &followers {
+        cache.copy_row(leader, row)?;
+        next_logits[row] = next_logits[leader].clone();
+    }
+    let mut position = 0;
+    loop {
+        // Choose each writing row's token at `position`.
+        let mut writing: Vec<usize> = Vec::new();
+        for (row, logits) in next_logits.iter_mut().enumerate() {
+            let Some(mut logits) = logits.take() else {
+                continue;
+            };
+            let request = &requests[rows[row].0];
+            if position == 0 {
+                mask_tokens(&mut logits, request.forbidden_first_tokens);
+            }
+            let uniform = streams[row].next_f64();
+            let (token, log_probability, entropy) =
+                choose_token(&logits, &request.settings, uniform);
+            let completion = &mut completions[row];
+            completion.tokens.push(token);
+            completion.log_probabilities.push(log_probability);
+            completion.entropies.push(entropy);
+            completion.finished = token == eos;
+            if !completion.finished && position + 1 < limits[row] {
+                writing.push(row);
+            }
+        }
+        if writing.is_empty() {
+            break;
+        }
+        let real = writing.len();
+        let mut step_rows = writing;
+        pad_rows(&mut step_rows, fewest);
+        let tokens: Vec<u32> = step_rows
+            .iter()
+            .map(|&row| completions[row].tokens.last().copied().unwrap_or(eos))
+            .collect();
+        let input = Tensor::from_vec(tokens, (step_rows.len(), 1), &device)?;
+        let logits = model.forward_rows(&input, &step_rows, &mut cache)?;
+        let last: Vec<Vec<f32>> = logits.squeeze(1)?.to_vec2()?;
+        for (&row, logits) in step_rows[..real].iter().zip(last) {
+            next_logits[row] = Some(logits);
+        }
+        position += 1;
+    }
+    for completion in &mut completions {
+        let text_tokens = if completion.finished {
+            &completion.tokens[..completion.tokens.len() - 1]
+        } else {
+            &completion.tokens[..]
+        };
+        completion.text = decode(text_tokens);
+    }
+    Ok(completions)
+}
+
+/// Pads `rows` to at least `fewest` with copies of its last row.
+fn pad_rows(rows: &mut Vec<usize>, fewest: usize) {
+    if let Some(&last) = rows.last() {
+        if rows.len() < fewest {
+            rows.resize(fewest, last);
+        }
+    }
 }
 
 /// The rows (request index, sample) of `prompts` grouped by prompt
@@ -330,9 +513,13 @@ fn rows_by_length<'a>(
     by_length
 }
 
-/// How many cache rows one sampler call of `model` decodes for `prompts`,
-/// padding included (what `bench sampling` reports).
+/// How many cache rows one sampler call of `model` fills for `prompts`,
+/// padding included (what `bench sampling` reports): one per answer when
+/// the model decodes rows apart, else its length groups' padded caches.
 pub fn decoded_rows<'a>(model: &Gpt, prompts: impl Iterator<Item = &'a PromptRequest>) -> usize {
+    if model.decodes_rows_apart() {
+        return prompts.map(|prompt| prompt.samples).sum();
+    }
     rows_by_length(prompts)
         .values()
         .flat_map(|rows| rows.chunks(ROWS_PER_CACHE))
@@ -452,6 +639,96 @@ pub fn mask_tokens(logits: &mut [f32], tokens: &[u32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ModelConfig;
+
+    /// Every request's completions decoded the way models without
+    /// [`Gpt::decodes_rows_apart`] are: by prompt length, in caches of
+    /// [`ROWS_PER_CACHE`].
+    fn decoded_by_length(
+        model: &Gpt,
+        requests: &[SamplingRequest<'_>],
+        eos: u32,
+    ) -> Vec<Vec<Completion>> {
+        let mut results: Vec<Vec<Completion>> = requests.iter().map(|_| Vec::new()).collect();
+        for (length, rows) in rows_by_length(requests.iter().map(|request| request.prompt)) {
+            for chunk in rows.chunks(ROWS_PER_CACHE) {
+                let completions =
+                    decode_rows(model, requests, chunk, length, eos, &|_| String::new()).unwrap();
+                for (&(request, _), completion) in chunk.iter().zip(completions) {
+                    results[request].push(completion);
+                }
+            }
+        }
+        results
+    }
+
+    #[test]
+    fn rows_decoded_together_from_their_own_positions_get_the_bits_of_caches_by_length() {
+        // Prompts of four lengths (two share one, one is repeated as
+        // another request), sampled, greedy and with a first-token mask,
+        // with limits that stop rows at different steps: one call of
+        // `decode_together` (rows at many positions, shared prefills,
+        // padded steps at the end) against caches of one length each.
+        for preset in ["tiny", "small"] {
+            let mut config = ModelConfig::preset(preset).unwrap();
+            config.context = 40;
+            let model = Gpt::initialize(&config, 60, &Stream::new(9), &Device::Cpu)
+                .unwrap()
+                .0;
+            assert!(model.decodes_rows_apart());
+            let prompt = |tokens: &[u32], key: u64, samples: usize| PromptRequest {
+                tokens: tokens.to_vec(),
+                stream: Stream::new(key),
+                samples,
+            };
+            let prompts = [
+                prompt(&[5, 6, 7], 1, 5),
+                prompt(&[8, 9, 10, 11, 12, 13], 2, 3),
+                prompt(&[14, 15, 16], 3, 4),
+                prompt(&[17; 9], 4, 2),
+                prompt(&[5, 6, 7], 5, 1),
+            ];
+            let settings = |temperature: f64, max_new_tokens: usize| SamplingSettings {
+                temperature,
+                top_p: 1.0,
+                max_new_tokens,
+            };
+            let forbidden = [2u32, 3, 4];
+            let requests: Vec<SamplingRequest<'_>> = prompts
+                .iter()
+                .enumerate()
+                .map(|(index, prompt)| SamplingRequest {
+                    prompt,
+                    settings: settings(if index == 4 { 0.0 } else { 1.5 }, 6 + 5 * index),
+                    forbidden_first_tokens: if index == 2 { &forbidden } else { &[] },
+                })
+                .collect();
+            let rows: Vec<(usize, usize)> = requests
+                .iter()
+                .enumerate()
+                .flat_map(|(index, request)| {
+                    (0..request.prompt.samples).map(move |sample| (index, sample))
+                })
+                .collect();
+            let together =
+                decode_together(&model, &requests, &rows, 1, &|_| String::new()).unwrap();
+            let mut expected = decoded_by_length(&model, &requests, 1)
+                .into_iter()
+                .flatten();
+            let lengths: Vec<usize> = together.iter().map(|c| c.tokens.len()).collect();
+            assert!(
+                lengths.iter().min() < lengths.iter().max(),
+                "{preset}: {lengths:?}"
+            );
+            for (row, completion) in rows.iter().zip(&together) {
+                assert_eq!(
+                    Some(completion),
+                    expected.next().as_ref(),
+                    "{preset}: row {row:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn a_masked_token_is_never_chosen() {
