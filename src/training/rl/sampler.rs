@@ -78,7 +78,7 @@ pub struct PromptRequest {
 }
 
 /// One sampled completion: what the model wrote after the prompt.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Completion {
     /// The generated token ids, ending with EOS when [`Completion::finished`].
     pub tokens: Vec<u32>,
@@ -377,16 +377,7 @@ fn decode_together(
         .iter()
         .map(|&(request, sample)| requests[request].prompt.stream.derive(&[sample as u64]))
         .collect();
-    let mut completions: Vec<Completion> = rows
-        .iter()
-        .map(|_| Completion {
-            tokens: Vec::new(),
-            text: String::new(),
-            log_probabilities: Vec::new(),
-            entropies: Vec::new(),
-            finished: false,
-        })
-        .collect();
+    let mut completions: Vec<Completion> = rows.iter().map(|_| Completion::default()).collect();
     // The cache row that runs each distinct prompt, and the rows that copy it.
     let mut leaders: BTreeMap<&[u32], usize> = BTreeMap::new();
     let mut followers: Vec<(usize, usize)> = Vec::new();
@@ -442,17 +433,9 @@ fn decode_together(
                 continue;
             };
             let request = &requests[rows[row].0];
-            if position == 0 {
-                mask_tokens(&mut logits, request.forbidden_first_tokens);
-            }
-            let uniform = streams[row].next_f64();
-            let (token, log_probability, entropy) =
-                choose_token(&logits, &request.settings, uniform);
             let completion = &mut completions[row];
-            completion.tokens.push(token);
-            completion.log_probabilities.push(log_probability);
-            completion.entropies.push(entropy);
-            completion.finished = token == eos;
+            let stream = &mut streams[row];
+            extend(completion, &mut logits, request, stream, position, eos);
             if !completion.finished && position + 1 < limits[row] {
                 writing.push(row);
             }
@@ -475,7 +458,36 @@ fn decode_together(
         }
         position += 1;
     }
-    for completion in &mut completions {
+    write_texts(&mut completions, decode);
+    Ok(completions)
+}
+
+/// Chooses `completion`'s token at `position` from the row's `logits`
+/// (the first token's forbidden ids masked) with the row's next random
+/// number, appends it with its log-probability and entropy, and returns it.
+fn extend(
+    completion: &mut Completion,
+    logits: &mut [f32],
+    request: &SamplingRequest<'_>,
+    stream: &mut Stream,
+    position: usize,
+    eos: u32,
+) -> u32 {
+    if position == 0 {
+        mask_tokens(logits, request.forbidden_first_tokens);
+    }
+    let uniform = stream.next_f64();
+    let (token, log_probability, entropy) = choose_token(logits, &request.settings, uniform);
+    completion.tokens.push(token);
+    completion.log_probabilities.push(log_probability);
+    completion.entropies.push(entropy);
+    completion.finished = token == eos;
+    token
+}
+
+/// Decodes each completion's tokens into its text (EOS writes nothing).
+fn write_texts(completions: &mut [Completion], decode: &dyn Fn(&[u32]) -> String) {
+    for completion in completions {
         let text_tokens = if completion.finished {
             &completion.tokens[..completion.tokens.len() - 1]
         } else {
@@ -483,7 +495,6 @@ fn decode_together(
         };
         completion.text = decode(text_tokens);
     }
-    Ok(completions)
 }
 
 /// Pads `rows` to at least `fewest` with copies of its last row.
@@ -556,15 +567,7 @@ fn decode_rows(
         .iter()
         .map(|&(request, sample)| requests[request].prompt.stream.derive(&[sample as u64]))
         .collect();
-    let mut completions: Vec<Completion> = (0..batch)
-        .map(|_| Completion {
-            tokens: Vec::new(),
-            text: String::new(),
-            log_probabilities: Vec::new(),
-            entropies: Vec::new(),
-            finished: false,
-        })
-        .collect();
+    let mut completions: Vec<Completion> = (0..batch).map(|_| Completion::default()).collect();
     if longest == 0 || prompt_length == 0 {
         completions.truncate(real_rows);
         return Ok(completions);
@@ -594,16 +597,7 @@ fn decode_rows(
                 next.push(last.copied().unwrap_or(eos));
                 continue;
             }
-            if position == 0 {
-                mask_tokens(&mut row, request.forbidden_first_tokens);
-            }
-            let uniform = stream.next_f64();
-            let (token, log_probability, entropy) = choose_token(&row, &request.settings, uniform);
-            completion.tokens.push(token);
-            completion.log_probabilities.push(log_probability);
-            completion.entropies.push(entropy);
-            completion.finished = token == eos;
-            next.push(token);
+            next.push(extend(completion, &mut row, request, stream, position, eos));
         }
         let done = completions[..real_rows]
             .iter()
@@ -615,14 +609,7 @@ fn decode_rows(
         input = Tensor::from_vec(next, (batch, 1), &device)?;
     }
     completions.truncate(real_rows);
-    for completion in &mut completions {
-        let text_tokens = if completion.finished {
-            &completion.tokens[..completion.tokens.len() - 1]
-        } else {
-            &completion.tokens[..]
-        };
-        completion.text = decode(text_tokens);
-    }
+    write_texts(&mut completions, decode);
     Ok(completions)
 }
 
