@@ -161,9 +161,8 @@ impl Lockfile {
         };
         // Probe the version first, so a future format gets a precise error
         // rather than whatever its new fields would break.
-        let table: toml::Table = text
-            .parse()
-            .map_err(|error: toml::de::Error| corrupt(error.to_string()))?;
+        let placed = |error: toml::de::Error| corrupt(placed_message(text, &error));
+        let table: toml::Table = text.parse().map_err(placed)?;
         let version = table
             .get("version")
             .and_then(toml::Value::as_integer)
@@ -177,7 +176,7 @@ impl Lockfile {
         if version < 1 {
             return Err(corrupt(format!("unknown `version` {version}")));
         }
-        toml::from_str(text).map_err(|error: toml::de::Error| corrupt(error.to_string()))
+        toml::from_str(text).map_err(placed)
     }
 
     /// Reads the lockfile at `path`, `None` if there is none.
@@ -224,5 +223,66 @@ fn without_nulls(value: serde_json::Value) -> serde_json::Value {
             serde_json::Value::Array(items.into_iter().map(without_nulls).collect())
         }
         other => other,
+    }
+}
+
+/// TOML's message for `error`, and, when its place lies in a stage's
+/// record, that stage's name: a reviewer sees which stage's record was
+/// edited.
+fn placed_message(text: &str, error: &toml::de::Error) -> String {
+    let message = error.to_string();
+    let stage = error.span().and_then(|span| stage_at(text, span.start));
+    match stage {
+        Some(stage) => format!("{}\nin the record of stage `{stage}`", message.trim_end()),
+        None => message,
+    }
+}
+
+/// The stage whose record holds byte `offset` of a lockfile's text: the
+/// name in the last `[stages.NAME...]` header before it.
+fn stage_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let header = before
+        .lines()
+        .rev()
+        .find(|line| line.trim_start().starts_with('['))?;
+    let rest = header.trim_start().strip_prefix("[stages.")?;
+    let name = match rest.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next()?,
+        None => rest.split(['.', ']']).next()?,
+    };
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_that_is_not_toml_names_the_stage_whose_record_holds_it() {
+        let text = "version = 1\n\n[stages.base]\nkey = \"a\"\n\n\
+                    [stages.\"main:tuned[kl=constant(0.01)]\".parameters.evaluation]\n\
+                    max_new_tokens = 08\n";
+        let error = Lockfile::parse(text, Path::new("smoke.lock")).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("smoke.lock"), "{message}");
+        assert!(message.contains("line 7"), "{message}");
+        assert!(
+            message.contains("in the record of stage `main:tuned[kl=constant(0.01)]`"),
+            "{message}"
+        );
+        let unquoted = "version = 1\n\n[stages.base]\nkey = 0x\n";
+        let message = Lockfile::parse(unquoted, Path::new("a.lock"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("in the record of stage `base`"),
+            "{message}"
+        );
+        let outside = "version = 1\nprovenance = [\n";
+        let message = Lockfile::parse(outside, Path::new("a.lock"))
+            .unwrap_err()
+            .to_string();
+        assert!(!message.contains("record of stage"), "{message}");
     }
 }
