@@ -258,31 +258,33 @@ fn stage_at(text: &str, offset: usize) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The error `Lockfile::parse` gives for `text`, as printed.
+    fn refusal(text: &str) -> String {
+        match Lockfile::parse(text, Path::new("smoke.lock")) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
     #[test]
     fn a_value_that_is_not_toml_names_the_stage_whose_record_holds_it() {
-        let text = "version = 1\n\n[stages.base]\nkey = \"a\"\n\n\
-                    [stages.\"main:tuned[kl=constant(0.01)]\".parameters.evaluation]\n\
-                    max_new_tokens = 08\n";
-        let error = Lockfile::parse(text, Path::new("smoke.lock")).unwrap_err();
-        let message = error.to_string();
-        assert!(message.contains("smoke.lock"), "{message}");
-        assert!(message.contains("line 7"), "{message}");
-        assert!(
-            message.contains("in the record of stage `main:tuned[kl=constant(0.01)]`"),
-            "{message}"
+        let quoted = refusal(
+            "version = 1\n\n[stages.base]\nkey = \"a\"\n\n\
+             [stages.\"main:tuned[kl=constant(0.01)]\".parameters.evaluation]\n\
+             max_new_tokens = 08\n",
         );
-        let unquoted = "version = 1\n\n[stages.base]\nkey = 0x\n";
-        let message = Lockfile::parse(unquoted, Path::new("a.lock"))
-            .unwrap_err()
-            .to_string();
+        assert!(quoted.contains("smoke.lock"), "{quoted}");
+        assert!(quoted.contains("line 7"), "{quoted}");
         assert!(
-            message.contains("in the record of stage `base`"),
-            "{message}"
+            quoted.contains("in the record of stage `main:tuned[kl=constant(0.01)]`"),
+            "{quoted}"
         );
-        let outside = "version = 1\nprovenance = [\n";
-        let message = Lockfile::parse(outside, Path::new("a.lock"))
-            .unwrap_err()
-            .to_string();
-        assert!(!message.contains("record of stage"), "{message}");
+        let unquoted = refusal("version = 1\n\n[stages.base]\nkey = 0x\n");
+        assert!(
+            unquoted.contains("in the record of stage `base`"),
+            "{unquoted}"
+        );
+        let outside = refusal("version = 1\nprovenance = [\n");
+        assert!(!outside.contains("record of stage"), "{outside}");
     }
 }

@@ -340,10 +340,11 @@ impl Gpt {
             .reshape((batch, time, width))?;
         if let Some(positions) = &self.position_embedding {
             let places = cached.map_or(&[][..], |rows| rows.places);
-            let added = match (cached, shared_start(places)) {
-                (None, _) => positions.narrow(0, 0, time)?.unsqueeze(0)?,
-                (Some(_), Some(start)) => positions.narrow(0, start, time)?.unsqueeze(0)?,
-                (Some(_), None) => {
+            // Without a cache every row starts at 0.
+            let start = cached.map_or(Some(0), |_| shared_start(places));
+            let added = match start {
+                Some(start) => positions.narrow(0, start, time)?.unsqueeze(0)?,
+                None => {
                     // Each row's own positions: the same values, added the
                     // same way, as a shared offset gives.
                     let ids: Vec<u32> = places

@@ -92,10 +92,7 @@ impl KvCache {
         rows.iter()
             .map(|&row| {
                 let Some(&start) = self.lengths.get(row) else {
-                    return Err(ModelError::CacheBatchMismatch {
-                        expected: self.lengths.len(),
-                        found: row + 1,
-                    });
+                    return Err(self.out_of_range(row));
                 };
                 if start + new_tokens > self.context {
                     return Err(ModelError::ContextExceeded {
@@ -150,6 +147,13 @@ impl KvCache {
         Ok((cached_keys.clone(), cached_values.clone()))
     }
 
+    fn out_of_range(&self, row: usize) -> ModelError {
+        ModelError::CacheRowOutOfRange {
+            rows: self.lengths.len(),
+            row,
+        }
+    }
+
     /// Records that `new_tokens` tokens were appended to each of `rows`
     /// (a row listed twice, as padding, counts once).
     pub(crate) fn advance(&mut self, places: &[RowPlace], new_tokens: usize) {
@@ -164,13 +168,12 @@ impl KvCache {
     /// length) into row `to`, which then has the same length: several
     /// samples of one prompt share its prefill.
     pub fn copy_row(&mut self, from: usize, to: usize) -> Result<(), ModelError> {
-        let rows = self.lengths.len();
-        let (Some(&length), true) = (self.lengths.get(from), to < rows) else {
-            return Err(ModelError::CacheBatchMismatch {
-                expected: rows,
-                found: from.max(to) + 1,
-            });
+        let Some(&length) = self.lengths.get(from) else {
+            return Err(self.out_of_range(from));
         };
+        if to >= self.lengths.len() {
+            return Err(self.out_of_range(to));
+        }
         if from != to {
             for (keys, values) in &self.layers {
                 super::kernels::copy_cache_row(keys, from, to, length)?;

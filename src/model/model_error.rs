@@ -43,6 +43,14 @@ pub enum ModelError {
         /// Rows given.
         found: usize,
     },
+    /// A row named for decoding is not a row of the key-value cache.
+    #[error("key-value cache holds {rows} rows, row {row} was asked for")]
+    CacheRowOutOfRange {
+        /// Rows the cache holds.
+        rows: usize,
+        /// The row asked for.
+        row: usize,
+    },
     /// A weight the model needs is missing from a weights file.
     #[error("weight `{name}` is missing")]
     MissingWeight {

@@ -308,13 +308,7 @@ pub fn sample_requests(
     let mut results: Vec<Vec<Completion>> = requests.iter().map(|_| Vec::new()).collect();
     let mut finished_rows: Vec<((usize, usize), Completion)> = Vec::new();
     if model.decodes_rows_apart() {
-        let rows: Vec<(usize, usize)> = requests
-            .iter()
-            .enumerate()
-            .flat_map(|(index, request)| {
-                (0..request.prompt.samples).map(move |sample| (index, sample))
-            })
-            .collect();
+        let rows = request_rows(requests.iter().map(|request| request.prompt));
         for chunk in rows.chunks(decoding_rows(model)) {
             let completions = decode_together(model, requests, chunk, eos, decode)?;
             finished_rows.extend(chunk.iter().copied().zip(completions));
@@ -343,7 +337,11 @@ const DECODING_CACHE_BYTES: usize = 128 << 20;
 pub fn decoding_rows(model: &Gpt) -> usize {
     let config = model.config();
     let row_bytes = config.layers * 2 * config.context * config.width * std::mem::size_of::<f32>();
-    (DECODING_CACHE_BYTES / row_bytes.max(1)).clamp(cache_rows(model, 1), 128)
+    // Not `clamp`: a model narrow enough to need more padding rows than 128
+    // gets them.
+    (DECODING_CACHE_BYTES / row_bytes.max(1))
+        .min(128)
+        .max(cache_rows(model, 1))
 }
 
 /// Decodes `rows` (request, sample) of any prompt lengths in one cache,
@@ -504,6 +502,15 @@ fn pad_rows(rows: &mut Vec<usize>, fewest: usize) {
             rows.resize(fewest, last);
         }
     }
+}
+
+/// The rows (request index, sample) of `prompts`, request after request,
+/// each request's samples in order.
+fn request_rows<'a>(prompts: impl Iterator<Item = &'a PromptRequest>) -> Vec<(usize, usize)> {
+    prompts
+        .enumerate()
+        .flat_map(|(index, prompt)| (0..prompt.samples).map(move |sample| (index, sample)))
+        .collect()
 }
 
 /// The rows (request index, sample) of `prompts` grouped by prompt
@@ -690,13 +697,7 @@ mod tests {
                     forbidden_first_tokens: if index == 2 { &forbidden } else { &[] },
                 })
                 .collect();
-            let rows: Vec<(usize, usize)> = requests
-                .iter()
-                .enumerate()
-                .flat_map(|(index, request)| {
-                    (0..request.prompt.samples).map(move |sample| (index, sample))
-                })
-                .collect();
+            let rows = request_rows(requests.iter().map(|request| request.prompt));
             let together =
                 decode_together(&model, &requests, &rows, 1, &|_| String::new()).unwrap();
             let mut expected = decoded_by_length(&model, &requests, 1)
