@@ -237,6 +237,47 @@ fn weights_round_trip_through_safetensors_and_missing_weights_are_named() {
 }
 
 #[test]
+fn a_frozen_model_computes_the_same_bits_and_records_no_graph() {
+    for positions in [Positions::Learned, Positions::Rope] {
+        let config = small_config(Activation::Gelu, NormKind::LayerNorm, positions, true);
+        let (model, parameters) =
+            Gpt::initialize(&config, VOCABULARY, &Stream::new(6), &Device::Cpu).unwrap();
+        let bytes = parameters.to_safetensors().unwrap();
+        let frozen =
+            Gpt::frozen_from_safetensors(&config, VOCABULARY, &bytes, &Device::Cpu).unwrap();
+        let tokens = random_tokens(7, 3, 10);
+        let trained = model.token_log_probabilities(&tokens).unwrap();
+        let constant = frozen.token_log_probabilities(&tokens).unwrap();
+        assert!(
+            trained.track_op(),
+            "{positions:?}: the trainable model records its graph"
+        );
+        assert!(
+            !constant.track_op(),
+            "{positions:?}: the frozen model records none"
+        );
+        let bits = |tensor: &Tensor| -> Vec<u32> {
+            let values = tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            values.into_iter().map(f32::to_bits).collect()
+        };
+        assert_eq!(bits(&trained), bits(&constant), "{positions:?}");
+    }
+    let config = small_config(
+        Activation::Gelu,
+        NormKind::LayerNorm,
+        Positions::Learned,
+        true,
+    );
+    let (_, parameters) =
+        Gpt::initialize(&config, VOCABULARY, &Stream::new(6), &Device::Cpu).unwrap();
+    let bytes = parameters.to_safetensors().unwrap();
+    match Gpt::frozen_from_safetensors(&config, VOCABULARY + 1, &bytes, &Device::Cpu) {
+        Err(ModelError::WeightShape { name, .. }) => assert_eq!(name, "token_embedding.weight"),
+        other => panic!("expected a shape error, got {other:?}"),
+    }
+}
+
+#[test]
 fn log_probabilities_are_normalised_and_hidden_states_have_the_model_width() {
     let config = small_config(Activation::Relu, NormKind::LayerNorm, Positions::Rope, true);
     let (model, _) = Gpt::initialize(&config, VOCABULARY, &Stream::new(7), &Device::Cpu).unwrap();

@@ -459,7 +459,7 @@ fn unconstrained(
 
 /// A loaded model and its EOS token.
 fn load(path: &Path, tokenizer: &Tokenizer, device: &Device) -> Result<(Gpt, u32), EvaluateError> {
-    let (artifact, model, _) = ModelArtifact::load(path, device)?;
+    let (artifact, model) = ModelArtifact::load_frozen(path, device)?;
     if artifact.vocabulary_size != tokenizer.vocab_size() {
         return Err(EvaluateError::VocabularyMismatch {
             path: path.to_path_buf(),

@@ -7,7 +7,7 @@ use super::block::Block;
 use super::kernels::{self, KernelPath};
 use super::kv_cache::{shared_start, CachedRows};
 use super::normalization::Normalization;
-use super::parameter_source::{Origin, ParameterSource};
+use super::parameter_source::{Origin, ParameterSource, Trainable};
 use super::parameters::read_safetensors;
 use super::rotary_embedding::RotaryEmbedding;
 use super::{KvCache, ModelConfig, ModelError, Parameters, Positions};
@@ -60,6 +60,7 @@ impl Gpt {
             config,
             vocabulary_size,
             Origin::Seeded(stream.clone()),
+            Trainable::Yes,
             device,
         )
     }
@@ -73,18 +74,47 @@ impl Gpt {
         device: &Device,
     ) -> Result<(Gpt, Parameters), ModelError> {
         let tensors = read_safetensors(bytes)?;
-        Self::build(config, vocabulary_size, Origin::Loaded(tensors), device)
+        Self::build(
+            config,
+            vocabulary_size,
+            Origin::Loaded(tensors),
+            Trainable::Yes,
+            device,
+        )
+    }
+
+    /// A model for inference only, its weights read from safetensors
+    /// `bytes` as constants rather than trainable variables: no forward pass
+    /// records a gradient graph or keeps what only a backward pass needs
+    /// (the attention weights, see [`kernels::causal_attention`]). Its
+    /// outputs have the bits of [`Gpt::from_safetensors`]'s.
+    pub fn frozen_from_safetensors(
+        config: &ModelConfig,
+        vocabulary_size: usize,
+        bytes: &[u8],
+        device: &Device,
+    ) -> Result<Gpt, ModelError> {
+        let tensors = read_safetensors(bytes)?;
+        let (model, _) = Self::build(
+            config,
+            vocabulary_size,
+            Origin::Loaded(tensors),
+            Trainable::No,
+            device,
+        )?;
+        Ok(model)
     }
 
     fn build(
         config: &ModelConfig,
         vocabulary_size: usize,
         origin: Origin,
+        trainable: Trainable,
         device: &Device,
     ) -> Result<(Gpt, Parameters), ModelError> {
         config.validate()?;
         let parameters = Parameters::new();
-        let source = ParameterSource::new(origin, parameters.varmap().clone());
+        let source = ParameterSource::new(origin, parameters.varmap().clone(), trainable);
         let backend: Box<dyn candle_nn::var_builder::SimpleBackend> = Box::new(source.clone());
         let vb = VarBuilder::from_backend(backend, DType::F32, device.clone());
         match Self::load(vb, config, vocabulary_size) {

@@ -26,13 +26,25 @@ pub(crate) enum Origin {
     Loaded(HashMap<String, Tensor>),
 }
 
+/// Whether the model's weights are handed out as trainable variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Trainable {
+    /// Variables: forward passes record the graph that gradients need.
+    Yes,
+    /// Constants with the same values (inference only): forward passes
+    /// record nothing.
+    No,
+}
+
 /// A `VarBuilder` backend that registers every tensor it hands out as a
-/// trainable variable in a [`VarMap`]. Clones share everything, so the
+/// variable in a [`VarMap`] and hands out that variable, or with
+/// [`Trainable::No`] a constant view of it. Clones share everything, so the
 /// builder can read a failure back after handing a clone to candle.
 #[derive(Clone)]
 pub(crate) struct ParameterSource {
     origin: Arc<Origin>,
     varmap: VarMap,
+    trainable: Trainable,
     failure: Arc<Mutex<Option<ModelError>>>,
 }
 
@@ -47,11 +59,21 @@ pub(crate) fn tensor_stream(stream: &Stream, name: &str) -> Stream {
 
 impl ParameterSource {
     /// A source of values, registering variables in `varmap`.
-    pub(crate) fn new(origin: Origin, varmap: VarMap) -> Self {
+    pub(crate) fn new(origin: Origin, varmap: VarMap, trainable: Trainable) -> Self {
         ParameterSource {
             origin: Arc::new(origin),
             varmap,
+            trainable,
             failure: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// What the model gets for `variable`: itself, or a constant sharing
+    /// its values.
+    fn handle(&self, variable: &Var) -> Tensor {
+        match self.trainable {
+            Trainable::Yes => variable.as_tensor().clone(),
+            Trainable::No => variable.as_tensor().detach(),
         }
     }
 
@@ -126,14 +148,14 @@ impl SimpleBackend for ParameterSource {
                     found: tensor.dims().to_vec(),
                 }));
             }
-            return Ok(tensor.clone());
+            return Ok(self.handle(existing));
         }
         let tensor = self
             .create(&shape, name, hint)?
             .to_dtype(dtype)?
             .to_device(device)?;
         let variable = Var::from_tensor(&tensor)?;
-        let handle = variable.as_tensor().clone();
+        let handle = self.handle(&variable);
         variables.insert(name.to_string(), variable);
         Ok(handle)
     }
@@ -150,7 +172,7 @@ impl SimpleBackend for ParameterSource {
             .lock()
             .map_err(|_| self.fail(ModelError::Poisoned))?;
         match variables.get(name) {
-            Some(variable) => variable.as_tensor().to_dtype(dtype)?.to_device(device),
+            Some(variable) => self.handle(variable).to_dtype(dtype)?.to_device(device),
             None => Err(self.fail(ModelError::MissingWeight {
                 name: name.to_string(),
             })),

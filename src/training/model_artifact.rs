@@ -53,6 +53,27 @@ impl ModelArtifact {
         dir: &Path,
         device: &Device,
     ) -> Result<(ModelArtifact, Gpt, Parameters), TrainingError> {
+        let (artifact, bytes) = Self::read(dir)?;
+        let (model, parameters) =
+            Gpt::from_safetensors(&artifact.model, artifact.vocabulary_size, &bytes, device)?;
+        Ok((artifact, model, parameters))
+    }
+
+    /// [`ModelArtifact::load`] for inference only: the model's weights are
+    /// constants ([`Gpt::frozen_from_safetensors`]).
+    pub fn load_frozen(dir: &Path, device: &Device) -> Result<(ModelArtifact, Gpt), TrainingError> {
+        let (artifact, bytes) = Self::read(dir)?;
+        let model = Gpt::frozen_from_safetensors(
+            &artifact.model,
+            artifact.vocabulary_size,
+            &bytes,
+            device,
+        )?;
+        Ok((artifact, model))
+    }
+
+    /// The description and the weights' bytes of the model in `dir`.
+    fn read(dir: &Path) -> Result<(ModelArtifact, Vec<u8>), TrainingError> {
         let config_path = Self::config_path(dir);
         let text = std::fs::read(&config_path).map_err(TrainingError::io(&config_path))?;
         let artifact: ModelArtifact = serde_json::from_slice(&text)?;
@@ -67,8 +88,6 @@ impl ModelArtifact {
         }
         let weights_path = Self::weights_path(dir);
         let bytes = std::fs::read(&weights_path).map_err(TrainingError::io(&weights_path))?;
-        let (model, parameters) =
-            Gpt::from_safetensors(&artifact.model, artifact.vocabulary_size, &bytes, device)?;
-        Ok((artifact, model, parameters))
+        Ok((artifact, bytes))
     }
 }

@@ -8,13 +8,17 @@
 //! four more batched products plus the gradients of every copy. Here one
 //! task per sequence runs, head after head, `S = Q Kᵀ` (gemm on the
 //! strided head blocks of `qkv`, in place), the causal softmax and
-//! `O = P V` written straight into `[batch, time, width]`. The backward
-//! pass recomputes `P` (as flash attention does, so nothing of size
-//! `time²` is kept between the passes) and writes `dQ`, `dK`, `dV` into the
-//! gradient of `qkv` in place.
+//! `O = P V` written straight into `[batch, time, width]`. When the output
+//! will be differentiated (its input is tracked), the forward pass keeps
+//! `P` (`batch * heads * time²` values) for the backward pass; otherwise
+//! the backward pass recomputes it (as flash attention does; the same
+//! arithmetic, so the same bits). The backward pass writes `dQ`, `dK`,
+//! `dV` into the gradient of `qkv` in place.
 //!
 //! Determinism: a sequence is one task on one thread, and each product is
 //! single-threaded gemm, so no sum depends on the number of threads.
+
+use std::sync::OnceLock;
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
@@ -26,18 +30,24 @@ use super::strided_matrix::StridedMatrix;
 
 /// `qkv [batch, time, 3 * width]` (queries, keys, values, each head after
 /// head) `-> [batch, time, width]`, heads side by side.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct CausalAttention {
     /// Attention heads; `width / heads` is a head's width.
     pub heads: usize,
     /// Multiplies every score (`1 / sqrt(head_width)`).
     pub scale: f32,
+    /// With `Some`, the forward pass stores its attention weights here,
+    /// `[batch, heads, time, time]`, for the backward pass.
+    kept_weights: Option<OnceLock<Vec<f32>>>,
 }
 
 /// `(qkv, upstream [batch, time, width]) -> gradient of qkv`.
 #[derive(Debug, Clone, Copy)]
-struct CausalAttentionBackward {
-    attention: CausalAttention,
+struct CausalAttentionBackward<'a> {
+    heads: usize,
+    scale: f32,
+    /// The forward pass's weights, `[batch, heads, time, time]`, if kept.
+    kept_weights: Option<&'a [f32]>,
 }
 
 /// Sizes of one call.
@@ -50,47 +60,56 @@ struct Sizes {
 }
 
 impl CausalAttention {
-    fn sizes(&self, shape: &Shape) -> candle_core::Result<Sizes> {
-        let (batch, time, triple) = shape.dims3()?;
-        if self.heads == 0 || triple % (3 * self.heads) != 0 {
-            candle_core::bail!(
-                "`causal-attention`: {triple} qkv features for {} heads",
-                self.heads
-            );
+    /// Attention with `heads` heads and scores multiplied by `scale`;
+    /// `keep_weights` keeps the forward pass's weights for the backward
+    /// pass (memory for speed: use it when the output is differentiated).
+    pub fn new(heads: usize, scale: f32, keep_weights: bool) -> Self {
+        Self {
+            heads,
+            scale,
+            kept_weights: keep_weights.then(OnceLock::new),
         }
-        let width = triple / 3;
-        Ok(Sizes {
-            batch,
-            time,
-            width,
-            head_width: width / self.heads,
-        })
     }
+}
 
-    /// The attention weights of one head of one sequence (`qkv` holding
-    /// that sequence only) into `weights` `[time, time]`.
-    fn weights(
-        &self,
-        qkv: &[f32],
-        head: usize,
-        sizes: Sizes,
-        weights: &mut [f32],
-    ) -> candle_core::Result<()> {
-        let Sizes {
-            time,
-            width,
-            head_width,
-            ..
-        } = sizes;
-        let queries = StridedMatrix::rows(head * head_width, time, head_width, 3 * width);
-        let keys = StridedMatrix::rows(width + head * head_width, time, head_width, 3 * width);
-        let scores = StridedMatrix::rows(0, time, time, time);
-        multiply(weights, scores, qkv, queries, qkv, keys.transposed())?;
-        for (row, values) in weights.chunks_mut(time).enumerate() {
-            softmax_in_place(values, row + 1, self.scale);
-        }
-        Ok(())
+fn sizes(heads: usize, shape: &Shape) -> candle_core::Result<Sizes> {
+    let (batch, time, triple) = shape.dims3()?;
+    if heads == 0 || triple % (3 * heads) != 0 {
+        candle_core::bail!("`causal-attention`: {triple} qkv features for {heads} heads");
     }
+    let width = triple / 3;
+    Ok(Sizes {
+        batch,
+        time,
+        width,
+        head_width: width / heads,
+    })
+}
+
+/// The attention weights of one head of one sequence (`qkv` holding that
+/// sequence only) into `weights` `[time, time]`, scores multiplied by
+/// `scale`.
+fn attention_weights(
+    qkv: &[f32],
+    head: usize,
+    sizes: Sizes,
+    scale: f32,
+    weights: &mut [f32],
+) -> candle_core::Result<()> {
+    let Sizes {
+        time,
+        width,
+        head_width,
+        ..
+    } = sizes;
+    let queries = StridedMatrix::rows(head * head_width, time, head_width, 3 * width);
+    let keys = StridedMatrix::rows(width + head * head_width, time, head_width, 3 * width);
+    let scores = StridedMatrix::rows(0, time, time, time);
+    multiply(weights, scores, qkv, queries, qkv, keys.transposed())?;
+    for (row, values) in weights.chunks_mut(time).enumerate() {
+        softmax_in_place(values, row + 1, scale);
+    }
+    Ok(())
 }
 
 impl CustomOp1 for CausalAttention {
@@ -104,22 +123,34 @@ impl CustomOp1 for CausalAttention {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let qkv = f32_values(storage, layout, self.name())?;
-        let sizes = self.sizes(layout.shape())?;
+        let sizes = sizes(self.heads, layout.shape())?;
         let Sizes {
             batch,
             time,
             width,
             head_width,
         } = sizes;
+        let square = time * time;
+        // Every head's weights of a sequence, kept for the backward pass or
+        // one head's at a time.
+        let kept_length = match self.kept_weights {
+            Some(_) => batch * self.heads * square,
+            None => batch * square,
+        };
+        let mut kept = vec![0f32; kept_length];
         let mut output = vec![0f32; batch * time * width];
         output
             .par_chunks_mut((time * width).max(1))
+            .zip(kept.par_chunks_mut((kept_length / batch.max(1)).max(1)))
             .enumerate()
-            .try_for_each(|(sequence, out)| -> candle_core::Result<()> {
+            .try_for_each(|(sequence, (out, kept))| -> candle_core::Result<()> {
                 let qkv = &qkv[sequence * time * 3 * width..(sequence + 1) * time * 3 * width];
-                let mut weights = vec![0f32; time * time];
                 for head in 0..self.heads {
-                    self.weights(qkv, head, sizes, &mut weights)?;
+                    let weights = match self.kept_weights {
+                        Some(_) => &mut kept[head * square..(head + 1) * square],
+                        None => &mut kept[..],
+                    };
+                    attention_weights(qkv, head, sizes, self.scale, weights)?;
                     let values = StridedMatrix::rows(
                         2 * width + head * head_width,
                         time,
@@ -130,7 +161,7 @@ impl CustomOp1 for CausalAttention {
                     multiply(
                         out,
                         mixed,
-                        &weights,
+                        weights,
                         StridedMatrix::rows(0, time, time, time),
                         qkv,
                         values,
@@ -138,6 +169,11 @@ impl CustomOp1 for CausalAttention {
                 }
                 Ok(())
             })?;
+        if let Some(slot) = &self.kept_weights {
+            // A second forward pass of the same operation (candle does not
+            // make one) would compute the same weights again.
+            let _ = slot.set(kept);
+        }
         Ok((CpuStorage::F32(output), Shape::from((batch, time, width))))
     }
 
@@ -149,13 +185,21 @@ impl CustomOp1 for CausalAttention {
     ) -> candle_core::Result<Option<Tensor>> {
         let gradient = qkv.contiguous()?.apply_op2_no_bwd(
             &upstream.contiguous()?,
-            &CausalAttentionBackward { attention: *self },
+            &CausalAttentionBackward {
+                heads: self.heads,
+                scale: self.scale,
+                kept_weights: self
+                    .kept_weights
+                    .as_ref()
+                    .and_then(OnceLock::get)
+                    .map(Vec::as_slice),
+            },
         )?;
         Ok(Some(gradient))
     }
 }
 
-impl CustomOp2 for CausalAttentionBackward {
+impl CustomOp2 for CausalAttentionBackward<'_> {
     fn name(&self) -> &'static str {
         "causal-attention-backward"
     }
@@ -169,8 +213,8 @@ impl CustomOp2 for CausalAttentionBackward {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let qkv = f32_values(qkv_storage, qkv_layout, self.name())?;
         let upstream = f32_values(upstream_storage, upstream_layout, self.name())?;
-        let attention = self.attention;
-        let sizes = attention.sizes(qkv_layout.shape())?;
+        let heads = self.heads;
+        let sizes = sizes(heads, qkv_layout.shape())?;
         let Sizes {
             batch,
             time,
@@ -181,6 +225,11 @@ impl CustomOp2 for CausalAttentionBackward {
             candle_core::bail!("`{}`: gradient and output sizes differ", self.name());
         }
         let square = StridedMatrix::rows(0, time, time, time);
+        let kept_weights = match self.kept_weights {
+            Some(kept) if kept.len() == batch * heads * time * time => Some(kept),
+            Some(_) => candle_core::bail!("`{}`: kept weights of another size", self.name()),
+            None => None,
+        };
         let mut output = vec![0f32; qkv.len()];
         output
             .par_chunks_mut((time * 3 * width).max(1))
@@ -188,9 +237,12 @@ impl CustomOp2 for CausalAttentionBackward {
             .try_for_each(|(sequence, gradient)| -> candle_core::Result<()> {
                 let qkv = &qkv[sequence * time * 3 * width..(sequence + 1) * time * 3 * width];
                 let upstream = &upstream[sequence * time * width..(sequence + 1) * time * width];
-                let mut weights = vec![0f32; time * time];
+                let mut recomputed = match kept_weights {
+                    Some(_) => Vec::new(),
+                    None => vec![0f32; time * time],
+                };
                 let mut scores_gradient = vec![0f32; time * time];
-                for head in 0..attention.heads {
+                for head in 0..heads {
                     let at = |part: usize| {
                         StridedMatrix::rows(
                             part * width + head * head_width,
@@ -201,12 +253,21 @@ impl CustomOp2 for CausalAttentionBackward {
                     };
                     let mixed_gradient =
                         StridedMatrix::rows(head * head_width, time, head_width, width);
-                    attention.weights(qkv, head, sizes, &mut weights)?;
+                    let weights = match kept_weights {
+                        Some(kept) => {
+                            let start = (sequence * heads + head) * time * time;
+                            &kept[start..start + time * time]
+                        }
+                        None => {
+                            attention_weights(qkv, head, sizes, self.scale, &mut recomputed)?;
+                            &recomputed[..]
+                        }
+                    };
                     // dV = Pᵀ dO
                     multiply(
                         gradient,
                         at(2),
-                        &weights,
+                        weights,
                         square.transposed(),
                         upstream,
                         mixed_gradient,
@@ -223,7 +284,7 @@ impl CustomOp2 for CausalAttentionBackward {
                     for (weights, scores) in
                         weights.chunks(time).zip(scores_gradient.chunks_mut(time))
                     {
-                        softmax_backward_row(weights, scores, attention.scale);
+                        softmax_backward_row(weights, scores, self.scale);
                     }
                     // dQ = dS K, dK = dSᵀ Q
                     multiply(gradient, at(0), &scores_gradient, square, qkv, at(1))?;
@@ -239,5 +300,74 @@ impl CustomOp2 for CausalAttentionBackward {
                 Ok(())
             })?;
         Ok((CpuStorage::F32(output), qkv_layout.shape().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape};
+
+    use super::{CausalAttention, CausalAttentionBackward};
+    use crate::random::Stream;
+
+    fn uniform(seed: u64, count: usize) -> Vec<f32> {
+        let mut stream = Stream::new(seed);
+        (0..count)
+            .map(|_| (2.0 * stream.next_f64() - 1.0) as f32)
+            .collect()
+    }
+
+    fn values(storage: CpuStorage) -> Vec<u32> {
+        match storage {
+            CpuStorage::F32(values) => values.into_iter().map(f32::to_bits).collect(),
+            _ => panic!("f32 expected"),
+        }
+    }
+
+    #[test]
+    fn the_backward_pass_gets_the_same_bits_from_kept_and_recomputed_weights() {
+        let (batch, time, width, heads) = (3, 7, 12, 3);
+        let qkv_layout = Layout::contiguous(Shape::from((batch, time, 3 * width)));
+        let upstream_layout = Layout::contiguous(Shape::from((batch, time, width)));
+        let qkv = CpuStorage::F32(uniform(1, batch * time * 3 * width));
+        let upstream = CpuStorage::F32(uniform(2, batch * time * width));
+        let scale = 0.5;
+
+        let keeping = CausalAttention::new(heads, scale, true);
+        let recomputing = CausalAttention::new(heads, scale, false);
+        let (kept_output, _) = keeping.cpu_fwd(&qkv, &qkv_layout).unwrap();
+        let (plain_output, _) = recomputing.cpu_fwd(&qkv, &qkv_layout).unwrap();
+        assert_eq!(values(kept_output), values(plain_output));
+        let kept = keeping
+            .kept_weights
+            .as_ref()
+            .and_then(|slot| slot.get())
+            .unwrap();
+        assert_eq!(kept.len(), batch * heads * time * time);
+        assert!(recomputing.kept_weights.is_none());
+
+        let gradient = |kept_weights: Option<&[f32]>| {
+            let backward = CausalAttentionBackward {
+                heads,
+                scale,
+                kept_weights,
+            };
+            let (gradient, _) = backward
+                .cpu_fwd(&qkv, &qkv_layout, &upstream, &upstream_layout)
+                .unwrap();
+            values(gradient)
+        };
+        let from_kept = gradient(Some(kept));
+        assert_eq!(from_kept, gradient(None));
+        assert!(from_kept.iter().any(|&bits| f32::from_bits(bits) != 0.0));
+        // Weights of another shape are refused, not misread.
+        let backward = CausalAttentionBackward {
+            heads,
+            scale,
+            kept_weights: Some(&kept[1..]),
+        };
+        assert!(backward
+            .cpu_fwd(&qkv, &qkv_layout, &upstream, &upstream_layout)
+            .is_err());
     }
 }

@@ -89,12 +89,12 @@ impl FusedLinear {
         if weight_inputs != inputs || bias.is_some_and(|bias| bias.len() != outputs) {
             candle_core::bail!("`fused-linear`: input, weight and bias shapes do not match");
         }
-        let mut output = vec![0f32; rows * outputs];
-        if let Some(bias) = bias {
-            for row in output.chunks_mut(outputs.max(1)) {
-                row.copy_from_slice(bias);
-            }
-        }
+        // The bias preloaded in every row (the product adds to it), written
+        // once rather than over a zeroed buffer.
+        let mut output = match bias {
+            Some(bias) => bias.repeat(rows),
+            None => vec![0f32; rows * outputs],
+        };
         // x [rows, inputs] times Wᵀ: W read as [inputs, outputs] by strides.
         product(
             &mut output,

@@ -108,9 +108,13 @@ pub fn causal_softmax(scores: &Tensor, scale: f32, offset: usize) -> candle_core
 
 /// Causal self-attention of `qkv` `[batch, time, 3 * width]` (queries,
 /// keys, values, each head after head) over itself: `[batch, time, width]`.
+/// When `qkv` is tracked (the output will be differentiated), the forward
+/// pass keeps the attention weights for the backward pass instead of it
+/// computing them again.
 pub fn causal_attention(qkv: &Tensor, heads: usize, scale: f32) -> candle_core::Result<Tensor> {
+    let keep_weights = qkv.track_op();
     qkv.contiguous()?
-        .apply_op1(CausalAttention { heads, scale })
+        .apply_op1(CausalAttention::new(heads, scale, keep_weights))
 }
 
 /// Attention of the queries in `qkv` `[batch, time, 3 * width]`, input row

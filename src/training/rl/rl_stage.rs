@@ -120,7 +120,8 @@ pub fn run(
     }
     let base_path = ModelArtifact::weights_path(&inputs.checkpoint);
     let base_weights = std::fs::read(&base_path).map_err(RlError::io(&base_path))?;
-    let (reference, _) = Gpt::from_safetensors(
+    // Never trained: constants, so its forward passes build no graph.
+    let reference = Gpt::frozen_from_safetensors(
         &artifact.model,
         artifact.vocabulary_size,
         &base_weights,
