@@ -106,13 +106,27 @@ pub fn causal_softmax(scores: &Tensor, scale: f32, offset: usize) -> candle_core
         .apply_op1(CausalSoftmax { scale, offset })
 }
 
+/// The most bytes of attention weights one call of [`causal_attention`]
+/// (one layer) keeps for its backward pass: 64 MiB holds a pretraining
+/// batch of every preset (`medium`: 32 x 8 heads x 192² floats, 36 MiB);
+/// an RL update over 128 long answers recomputes them instead of holding
+/// a gigabyte.
+pub const KEPT_ATTENTION_WEIGHTS_LIMIT: usize = 64 << 20;
+
 /// Causal self-attention of `qkv` `[batch, time, 3 * width]` (queries,
 /// keys, values, each head after head) over itself: `[batch, time, width]`.
-/// When `qkv` is tracked (the output will be differentiated), the forward
-/// pass keeps the attention weights for the backward pass instead of it
-/// computing them again.
+/// When `qkv` is tracked (the output will be differentiated) and the
+/// weights fit in [`KEPT_ATTENTION_WEIGHTS_LIMIT`], the forward pass keeps
+/// them for the backward pass instead of it computing them again (the same
+/// bits either way).
 pub fn causal_attention(qkv: &Tensor, heads: usize, scale: f32) -> candle_core::Result<Tensor> {
-    let keep_weights = qkv.track_op();
+    let (batch, time, _) = qkv.dims3()?;
+    let kept_bytes = batch
+        .saturating_mul(heads)
+        .saturating_mul(time)
+        .saturating_mul(time)
+        .saturating_mul(std::mem::size_of::<f32>());
+    let keep_weights = qkv.track_op() && kept_bytes <= KEPT_ATTENTION_WEIGHTS_LIMIT;
     qkv.contiguous()?
         .apply_op1(CausalAttention::new(heads, scale, keep_weights))
 }
