@@ -9,8 +9,9 @@
 //! task per sequence runs, head after head, `S = Q Kᵀ` (gemm on the
 //! strided head blocks of `qkv`, in place), the causal softmax and
 //! `O = P V` written straight into `[batch, time, width]`. When the output
-//! will be differentiated (its input is tracked), the forward pass keeps
-//! `P` (`batch * heads * time²` values) for the backward pass; otherwise
+//! will be differentiated (its input is tracked) and `P` fits in
+//! `KEPT_ATTENTION_WEIGHTS_LIMIT`, the forward pass keeps `P`
+//! (`batch * heads * time²` values) for the backward pass; otherwise
 //! the backward pass recomputes it (as flash attention does; the same
 //! arithmetic, so the same bits). The backward pass writes `dQ`, `dK`,
 //! `dV` into the gradient of `qkv` in place.
