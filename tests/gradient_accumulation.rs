@@ -16,6 +16,25 @@ fn bits(tensor: &Tensor) -> Vec<u32> {
         .collect()
 }
 
+/// The gradient of `loss` with respect to `variable`.
+fn gradient_of(loss: &Tensor, variable: &Var) -> Tensor {
+    let gradients = loss.backward().unwrap();
+    gradients.get(variable.as_tensor()).unwrap().clone()
+}
+
+/// `sum(view(variable) * factor)`: a loss whose gradient reaches
+/// `variable` through `view`.
+fn weighted_sum(
+    variable: &Var,
+    view: impl Fn(&Tensor) -> candle_core::Result<Tensor>,
+    factor: &Tensor,
+) -> Tensor {
+    view(variable.as_tensor())
+        .and_then(|viewed| viewed.mul(factor))
+        .and_then(|product| product.sum_all())
+        .unwrap()
+}
+
 fn vector(values: &[f32]) -> Tensor {
     Tensor::new(values, &Device::Cpu).unwrap()
 }
@@ -25,10 +44,9 @@ fn a_weight_used_once_gets_its_one_contribution_bit_for_bit() {
     let weight = Var::from_tensor(&vector(&[0.5, -1.25, 3.0, 0.1])).unwrap();
     // The published crate turned this -0.0 into +0.0 (`0 + -0 = +0`).
     let factor = vector(&[0.3, -0.0, 7.0, -2.5]);
-    let loss = weight.as_tensor().mul(&factor).unwrap().sum_all().unwrap();
-    let gradients = loss.backward().unwrap();
-    let gradient = gradients.get(weight.as_tensor()).unwrap();
-    assert_eq!(bits(gradient), bits(&factor));
+    let loss = weighted_sum(&weight, |weight| Ok(weight.clone()), &factor);
+    let gradient = gradient_of(&loss, &weight);
+    assert_eq!(bits(&gradient), bits(&factor));
     assert!(gradient.to_vec1::<f32>().unwrap()[1].is_sign_negative());
 }
 
@@ -41,11 +59,10 @@ fn a_weight_used_twice_gets_the_sum_of_both_contributions() {
         .unwrap()
         .sum_all()
         .unwrap();
-    let gradients = loss.backward().unwrap();
-    let gradient = gradients.get(weight.as_tensor()).unwrap();
+    let gradient = gradient_of(&loss, &weight);
     // Float addition is commutative, so the order in which the two
     // contributions arrive does not matter; the sum is rounded once.
-    assert_eq!(bits(gradient), bits(&(&first + &second).unwrap()));
+    assert_eq!(bits(&gradient), bits(&(&first + &second).unwrap()));
 }
 
 #[test]
@@ -58,16 +75,8 @@ fn a_gradient_that_arrives_as_a_strided_view_has_the_values_of_its_layout() {
     )
     .unwrap();
     let factor = Tensor::new(&[[0.5f32, -1.0], [2.0, 0.25], [-3.0, 8.0]], &Device::Cpu).unwrap();
-    let loss = weight
-        .as_tensor()
-        .t()
-        .unwrap()
-        .mul(&factor)
-        .unwrap()
-        .sum_all()
-        .unwrap();
-    let gradients = loss.backward().unwrap();
-    let gradient = gradients.get(weight.as_tensor()).unwrap();
+    let loss = weighted_sum(&weight, Tensor::t, &factor);
+    let gradient = gradient_of(&loss, &weight);
     assert_eq!(gradient.dims(), &[2, 3]);
     assert_eq!(
         gradient.to_vec2::<f32>().unwrap(),
@@ -99,21 +108,17 @@ fn a_strided_gradient_that_reaches_a_matrix_product_is_made_contiguous_first() {
     let a = Var::from_tensor(&uniform(&[2, 3, 5, 4], 1.0)).unwrap();
     let b = uniform(&[2, 3, 4, 6], 0.5);
     let factor = uniform(&[2, 5, 3, 6], 1.25);
-    let product = a.as_tensor().matmul(&b).unwrap();
-    let loss = product
-        .transpose(1, 2)
-        .unwrap()
-        .mul(&factor)
-        .unwrap()
-        .sum_all()
-        .unwrap();
-    let gradients = loss.backward().unwrap();
-    let gradient = gradients.get(a.as_tensor()).unwrap();
+    let loss = weighted_sum(
+        &a,
+        |a| a.matmul(&b).and_then(|product| product.transpose(1, 2)),
+        &factor,
+    );
+    let gradient = gradient_of(&loss, &a);
     // d loss / d a = (factor with the axes swapped back) bᵀ.
     let expected = factor
         .transpose(1, 2)
         .and_then(|swapped| swapped.contiguous())
         .and_then(|swapped| swapped.matmul(&b.transpose(2, 3).unwrap()))
         .unwrap();
-    assert_eq!(bits(gradient), bits(&expected));
+    assert_eq!(bits(&gradient), bits(&expected));
 }

@@ -132,24 +132,34 @@ impl CustomOp1 for CausalAttention {
             head_width,
         } = sizes;
         let square = time * time;
-        // Every head's weights of a sequence, kept for the backward pass or
-        // one head's at a time.
-        let kept_length = match self.kept_weights {
-            Some(_) => batch * self.heads * square,
-            None => batch * square,
+        // Every head's weights of every sequence when they are kept for the
+        // backward pass; otherwise one head's at a time, per task.
+        let per_sequence = self.heads * square;
+        let mut kept = match self.kept_weights {
+            Some(_) => vec![0f32; batch * per_sequence],
+            None => Vec::new(),
         };
-        let mut kept = vec![0f32; kept_length];
+        let kept_per_sequence: Vec<&mut [f32]> = match self.kept_weights {
+            Some(_) => kept.chunks_mut(per_sequence.max(1)).collect(),
+            None => (0..batch).map(|_| <&mut [f32]>::default()).collect(),
+        };
         let mut output = vec![0f32; batch * time * width];
         output
             .par_chunks_mut((time * width).max(1))
-            .zip(kept.par_chunks_mut((kept_length / batch.max(1)).max(1)))
+            .zip(kept_per_sequence)
             .enumerate()
             .try_for_each(|(sequence, (out, kept))| -> candle_core::Result<()> {
                 let qkv = &qkv[sequence * time * 3 * width..(sequence + 1) * time * 3 * width];
+                let mut scratch = if kept.is_empty() {
+                    vec![0f32; square]
+                } else {
+                    Vec::new()
+                };
                 for head in 0..self.heads {
-                    let weights = match self.kept_weights {
-                        Some(_) => &mut kept[head * square..(head + 1) * square],
-                        None => &mut kept[..],
+                    let weights = if kept.is_empty() {
+                        &mut scratch[..]
+                    } else {
+                        &mut kept[head * square..(head + 1) * square]
                     };
                     attention_weights(qkv, head, sizes, self.scale, weights)?;
                     let values = StridedMatrix::rows(
