@@ -7,7 +7,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 
-use super::rows::{f32_values, for_each_row};
+use super::rows::{add_column_sums, build_rows, f32_values};
 
 /// `(input [rows, width], bias [width]) -> input + bias` on every row.
 #[derive(Debug, Clone, Copy)]
@@ -35,8 +35,7 @@ impl CustomOp2 for BiasAdd {
         if input_layout.shape().dims().last() != Some(&width) {
             candle_core::bail!("`{}`: bias and input widths differ", self.name());
         }
-        let mut output = vec![0f32; input.len()];
-        for_each_row(&mut output, width, |row, out| {
+        let output = build_rows(input.len(), width, |row, out| {
             let values = &input[row * width..(row + 1) * width];
             for ((out, &value), &bias) in out.iter_mut().zip(values).zip(bias) {
                 *out = value + bias;
@@ -70,11 +69,9 @@ impl CustomOp1 for ColumnSum {
         let values = f32_values(storage, layout, self.name())?;
         let width = layout.shape().dims().last().copied().unwrap_or(1).max(1);
         let mut sums = vec![0f32; width];
-        for row in values.chunks(width) {
-            for (sum, &value) in sums.iter_mut().zip(row) {
-                *sum += value;
-            }
-        }
+        add_column_sums(&mut sums, values.len() / width, |row, column| {
+            values[row * width + column]
+        });
         Ok((CpuStorage::F32(sums), Shape::from(width)))
     }
 }

@@ -19,7 +19,7 @@ use candle_core::{CpuStorage, CustomOp3, InplaceOp1, InplaceOp2, Layout, Shape};
 
 use super::exponential::exp;
 use super::lanes;
-use super::rows::{f32_values, for_each_costly_row};
+use super::rows::{build_costly_rows, f32_values};
 use crate::model::RowPlace;
 
 /// `(qkv [batch, time, 3 * width], keys, values [rows, heads, context,
@@ -66,7 +66,6 @@ impl CustomOp3 for CachedAttention {
             candle_core::bail!("`{}`: queries and cache do not match", self.name());
         }
         let width = heads * head_width;
-        let mut output = vec![0f32; batch * time * width];
         let longest = self
             .places
             .iter()
@@ -74,7 +73,7 @@ impl CustomOp3 for CachedAttention {
             .max()
             .unwrap_or(0);
         let cost = heads * (longest + time) * head_width * 2;
-        for_each_costly_row(&mut output, width, cost, |row, out| {
+        let output = build_costly_rows(batch * time * width, width, cost, |row, out| {
             let (b, i) = (row / time, row % time);
             let place = self.places[b];
             let visible = place.start + i + 1;

@@ -6,7 +6,7 @@
 //! products each (every one a separate gemm call with its own thread
 //! dispatch), the softmax, a transpose copy back, and in the backward pass
 //! four more batched products plus the gradients of every copy. Here one
-//! task per sequence runs, head after head, `S = Q Kᵀ` (gemm on the
+//! task per sequence runs, head after head, `S = Q Kᵀ` (a product of the
 //! strided head blocks of `qkv`, in place), the causal softmax and
 //! `O = P V` written straight into `[batch, time, width]`. When the output
 //! will be differentiated (its input is tracked) and `P` fits in
@@ -16,17 +16,23 @@
 //! arithmetic, so the same bits). The backward pass writes `dQ`, `dK`,
 //! `dV` into the gradient of `qkv` in place.
 //!
+//! The products are causal: `P` and `dS` are zero right of the diagonal
+//! and the scores there are masked, so each product tells
+//! [`matrix_product`](super::matrix_product) which terms or outputs it may
+//! skip ([`Causal`]); the wide kernel then does about half the work, and
+//! every value that is read keeps its bits (gemm, where the wide kernel
+//! cannot run, computes everything).
+//!
 //! Determinism: a sequence is one task on one thread, and each product is
-//! single-threaded gemm, so no sum depends on the number of threads.
+//! single-threaded, so no sum depends on the number of threads.
 
 use std::sync::OnceLock;
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
-use rayon::prelude::*;
 
 use super::causal_softmax::{softmax_backward_row, softmax_in_place};
-use super::matrix_product::multiply;
-use super::rows::f32_values;
+use super::matrix_product::{multiply, Causal, Product, Threads};
+use super::rows::{f32_values, try_build_chunk_pairs, try_build_chunks};
 use super::strided_matrix::StridedMatrix;
 
 /// `qkv [batch, time, 3 * width]` (queries, keys, values, each head after
@@ -87,6 +93,28 @@ fn sizes(heads: usize, shape: &Shape) -> candle_core::Result<Sizes> {
     })
 }
 
+/// `destination = left × right` on this thread, skipping the work that
+/// `causal` says cannot change what is read (the same bits).
+fn multiply_causal(
+    causal: Causal,
+    (destination, destination_view): (&mut [f32], StridedMatrix),
+    (left, left_view): (&[f32], StridedMatrix),
+    (right, right_view): (&[f32], StridedMatrix),
+) -> candle_core::Result<()> {
+    Product {
+        causal,
+        ..Product::new(false, Threads::One)
+    }
+    .compute(
+        destination,
+        destination_view,
+        left,
+        left_view,
+        right,
+        right_view,
+    )
+}
+
 /// The attention weights of one head of one sequence (`qkv` holding that
 /// sequence only) into `weights` `[time, time]`, scores multiplied by
 /// `scale`.
@@ -106,7 +134,13 @@ fn attention_weights(
     let queries = StridedMatrix::rows(head * head_width, time, head_width, 3 * width);
     let keys = StridedMatrix::rows(width + head * head_width, time, head_width, 3 * width);
     let scores = StridedMatrix::rows(0, time, time, time);
-    multiply(weights, scores, qkv, queries, qkv, keys.transposed())?;
+    // Scores right of the diagonal are masked by the softmax, never read.
+    multiply_causal(
+        Causal::LowerOutputs,
+        (weights, scores),
+        (qkv, queries),
+        (qkv, keys.transposed()),
+    )?;
     for (row, values) in weights.chunks_mut(time).enumerate() {
         softmax_in_place(values, row + 1, scale);
     }
@@ -135,20 +169,14 @@ impl CustomOp1 for CausalAttention {
         // Every head's weights of every sequence when they are kept for the
         // backward pass; otherwise one head's at a time, per task.
         let per_sequence = self.heads * square;
-        let mut kept = match self.kept_weights {
-            Some(_) => vec![0f32; batch * per_sequence],
-            None => Vec::new(),
+        let kept_length = match self.kept_weights {
+            Some(_) => batch * per_sequence,
+            None => 0,
         };
-        let kept_per_sequence: Vec<&mut [f32]> = match self.kept_weights {
-            Some(_) => kept.chunks_mut(per_sequence.max(1)).collect(),
-            None => (0..batch).map(|_| <&mut [f32]>::default()).collect(),
-        };
-        let mut output = vec![0f32; batch * time * width];
-        output
-            .par_chunks_mut((time * width).max(1))
-            .zip(kept_per_sequence)
-            .enumerate()
-            .try_for_each(|(sequence, (out, kept))| -> candle_core::Result<()> {
+        let (output, kept) = try_build_chunk_pairs(
+            (batch * time * width, kept_length),
+            (time * width, per_sequence),
+            |sequence, out, kept| -> candle_core::Result<()> {
                 let qkv = &qkv[sequence * time * 3 * width..(sequence + 1) * time * 3 * width];
                 let mut scratch = if kept.is_empty() {
                     vec![0f32; square]
@@ -169,17 +197,17 @@ impl CustomOp1 for CausalAttention {
                         3 * width,
                     );
                     let mixed = StridedMatrix::rows(head * head_width, time, head_width, width);
-                    multiply(
-                        out,
-                        mixed,
-                        weights,
-                        StridedMatrix::rows(0, time, time, time),
-                        qkv,
-                        values,
+                    // O = P V; P is zero right of the diagonal.
+                    multiply_causal(
+                        Causal::LeftLowerTriangular,
+                        (out, mixed),
+                        (weights, StridedMatrix::rows(0, time, time, time)),
+                        (qkv, values),
                     )?;
                 }
                 Ok(())
-            })?;
+            },
+        )?;
         if let Some(slot) = &self.kept_weights {
             // A second forward pass of the same operation (candle does not
             // make one) would compute the same weights again.
@@ -241,11 +269,10 @@ impl CustomOp2 for CausalAttentionBackward<'_> {
             Some(_) => candle_core::bail!("`{}`: kept weights of another size", self.name()),
             None => None,
         };
-        let mut output = vec![0f32; qkv.len()];
-        output
-            .par_chunks_mut((time * 3 * width).max(1))
-            .enumerate()
-            .try_for_each(|(sequence, gradient)| -> candle_core::Result<()> {
+        let output = try_build_chunks(
+            qkv.len(),
+            time * 3 * width,
+            |sequence, gradient| -> candle_core::Result<()> {
                 let qkv = &qkv[sequence * time * 3 * width..(sequence + 1) * time * 3 * width];
                 let upstream = &upstream[sequence * time * width..(sequence + 1) * time * width];
                 let mut recomputed = match kept_weights {
@@ -274,14 +301,12 @@ impl CustomOp2 for CausalAttentionBackward<'_> {
                             &recomputed[..]
                         }
                     };
-                    // dV = Pᵀ dO
-                    multiply(
-                        gradient,
-                        at(2),
-                        weights,
-                        square.transposed(),
-                        upstream,
-                        mixed_gradient,
+                    // dV = Pᵀ dO; Pᵀ is zero left of the diagonal.
+                    multiply_causal(
+                        Causal::LeftUpperTriangular,
+                        (gradient, at(2)),
+                        (weights, square.transposed()),
+                        (upstream, mixed_gradient),
                     )?;
                     // dP = dO Vᵀ, then dS row by row.
                     multiply(
@@ -297,19 +322,24 @@ impl CustomOp2 for CausalAttentionBackward<'_> {
                     {
                         softmax_backward_row(weights, scores, self.scale);
                     }
-                    // dQ = dS K, dK = dSᵀ Q
-                    multiply(gradient, at(0), &scores_gradient, square, qkv, at(1))?;
-                    multiply(
-                        gradient,
-                        at(1),
-                        &scores_gradient,
-                        square.transposed(),
-                        qkv,
-                        at(0),
+                    // dQ = dS K, dK = dSᵀ Q; dS is zero (of either sign)
+                    // wherever P is.
+                    multiply_causal(
+                        Causal::LeftLowerTriangular,
+                        (gradient, at(0)),
+                        (&scores_gradient, square),
+                        (qkv, at(1)),
+                    )?;
+                    multiply_causal(
+                        Causal::LeftUpperTriangular,
+                        (gradient, at(1)),
+                        (&scores_gradient, square.transposed()),
+                        (qkv, at(0)),
                     )?;
                 }
                 Ok(())
-            })?;
+            },
+        )?;
         Ok((CpuStorage::F32(output), qkv_layout.shape().clone()))
     }
 }

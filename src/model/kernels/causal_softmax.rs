@@ -12,7 +12,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 
 use super::exponential::exp;
 use super::lanes;
-use super::rows::{f32_values, for_each_row};
+use super::rows::{build_rows, f32_values};
 
 /// `softmax(scale * scores)` over the last dimension of scores
 /// `[.., time, keys]`, where query `i` of the `time` queries sits at
@@ -81,8 +81,7 @@ impl CustomOp1 for CausalSoftmax {
                 self.offset
             );
         }
-        let mut output = vec![0f32; scores.len()];
-        for_each_row(&mut output, keys, |row, out| {
+        let output = build_rows(scores.len(), keys, |row, out| {
             let visible = self.offset + row % time + 1;
             out.copy_from_slice(&scores[row * keys..(row + 1) * keys]);
             softmax_in_place(out, visible, self.scale);
@@ -122,8 +121,7 @@ impl CustomOp2 for CausalSoftmaxBackward {
         if upstream.len() != weights.len() {
             candle_core::bail!("`{}`: operand sizes differ", self.name());
         }
-        let mut output = vec![0f32; weights.len()];
-        for_each_row(&mut output, keys, |row, out| {
+        let output = build_rows(weights.len(), keys, |row, out| {
             out.copy_from_slice(&upstream[row * keys..(row + 1) * keys]);
             softmax_backward_row(&weights[row * keys..(row + 1) * keys], out, self.scale);
         });

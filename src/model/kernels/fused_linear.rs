@@ -17,7 +17,7 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 
 use super::matrix_product::{Product, Threads};
-use super::rows::f32_values;
+use super::rows::{add_column_sums, build_rows, f32_values, zeros};
 use super::strided_matrix::StridedMatrix;
 
 /// Multiply-adds below which a product runs on one thread.
@@ -92,8 +92,8 @@ impl FusedLinear {
         // The bias preloaded in every row (the product adds to it), written
         // once rather than over a zeroed buffer.
         let mut output = match bias {
-            Some(bias) => bias.repeat(rows),
-            None => vec![0f32; rows * outputs],
+            Some(bias) => build_rows(rows * outputs, outputs, |_, row| row.copy_from_slice(bias)),
+            None => zeros(rows * outputs),
         };
         // x [rows, inputs] times Wᵀ: W read as [inputs, outputs] by strides.
         product(
@@ -233,7 +233,7 @@ impl CustomOp3 for FusedLinearBackward {
         if upstream_layout.shape().dims2()? != (rows, outputs) {
             candle_core::bail!("`{}`: gradient and output shapes differ", self.name());
         }
-        let mut output = vec![0f32; (rows + outputs) * inputs + outputs];
+        let mut output = zeros((rows + outputs) * inputs + outputs);
         let (input_gradient, rest) = output.split_at_mut(rows * inputs);
         let (weight_gradient, bias_gradient) = rest.split_at_mut(outputs * inputs);
         // dX = dY W: [rows, outputs] x [outputs, inputs].
@@ -256,11 +256,9 @@ impl CustomOp3 for FusedLinearBackward {
             (inputs, 1),
             (outputs, rows, inputs),
         )?;
-        for row in upstream.chunks(outputs.max(1)) {
-            for (sum, &value) in bias_gradient.iter_mut().zip(row) {
-                *sum += value;
-            }
-        }
+        add_column_sums(bias_gradient, rows, |row, column| {
+            upstream[row * outputs + column]
+        });
         Ok((
             CpuStorage::F32(output),
             Shape::from(output_length(rows, inputs, outputs)),

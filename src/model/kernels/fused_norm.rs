@@ -11,7 +11,7 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::lanes;
-use super::rows::{f32_values, for_each_row};
+use super::rows::{add_column_sums, build_rows, f32_values};
 use crate::model::NormKind;
 
 /// Normalises each row of `[.., width]` and applies the gain (and bias).
@@ -63,8 +63,7 @@ impl FusedNorm {
         if shape.dims().last() != Some(&width) || bias.is_some_and(|bias| bias.len() != width) {
             candle_core::bail!("`fused-norm`: gain, bias and input widths differ");
         }
-        let mut output = vec![0f32; input.len()];
-        for_each_row(&mut output, width, |row, out| {
+        let output = build_rows(input.len(), width, |row, out| {
             let values = &input[row * width..(row + 1) * width];
             let (mean, reciprocal) = self.statistics(values);
             for (index, out) in out.iter_mut().enumerate() {
@@ -196,9 +195,12 @@ impl CustomOp3 for NormBackward {
             .par_chunks(width)
             .map(|row| forward.statistics(row))
             .collect();
-        let mut output = vec![0f32; (rows + 2) * width];
-        let (input_gradient, parameter_gradients) = output.split_at_mut(rows * width);
-        for_each_row(input_gradient, width, |row, out| {
+        // The input's gradient row by row, then two rows of zeros for the
+        // gain's and the bias's, summed below.
+        let mut output = build_rows((rows + 2) * width, width, |row, out| {
+            if row >= rows {
+                return;
+            }
             let values = &input[row * width..(row + 1) * width];
             let upstream = &upstream[row * width..(row + 1) * width];
             let (mean, reciprocal) = statistics[row];
@@ -221,16 +223,16 @@ impl CustomOp3 for NormBackward {
                 *out = reciprocal * (scaled - mean_scaled - normalized * mean_dot);
             }
         });
+        let (_, parameter_gradients) = output.split_at_mut(rows * width);
         let (gain_gradient, bias_gradient) = parameter_gradients.split_at_mut(width);
-        for row in 0..rows {
-            let values = &input[row * width..(row + 1) * width];
-            let upstream = &upstream[row * width..(row + 1) * width];
+        add_column_sums(gain_gradient, rows, |row, index| {
             let (mean, reciprocal) = statistics[row];
-            for index in 0..width {
-                gain_gradient[index] += upstream[index] * (values[index] - mean) * reciprocal;
-                bias_gradient[index] += upstream[index];
-            }
-        }
+            let at = row * width + index;
+            upstream[at] * (input[at] - mean) * reciprocal
+        });
+        add_column_sums(bias_gradient, rows, |row, index| {
+            upstream[row * width + index]
+        });
         Ok((CpuStorage::F32(output), Shape::from((rows + 2, width))))
     }
 }

@@ -29,6 +29,7 @@
 
 use super::strided_matrix::StridedMatrix;
 use super::wide_product;
+pub(crate) use super::wide_product::Causal;
 
 /// The most values of `k` summed in one block before the block's sum is
 /// added to the output.
@@ -194,6 +195,9 @@ pub(crate) struct Product {
     pub wide: bool,
     /// See [`Threads`].
     pub threads: Threads,
+    /// Terms and outputs the wide kernel may skip (see [`Causal`]; the
+    /// same bits wherever the result is read).
+    pub causal: Causal,
 }
 
 impl Product {
@@ -204,6 +208,7 @@ impl Product {
             accumulate,
             threads,
             wide: true,
+            causal: Causal::Dense,
         }
     }
 }
@@ -238,9 +243,12 @@ impl Product {
             Route::CacheBlocked => summation_blocks(k).collect(),
             _ => std::iter::once(0..k).collect(),
         };
+        // A causal product of the attention (one side a head's width) is
+        // faster on the wide kernel too: its turned left operand is one
+        // whole panel read in place, and it skips the zeros.
         if route == Route::CacheBlocked
             && self.wide
-            && m.min(n) >= wide_product::FEWEST_ROWS
+            && (m.min(n) >= wide_product::FEWEST_ROWS || self.causal != Causal::Dense)
             && wide_product::available()
         {
             // The same sums in the same order with 512-bit registers.
@@ -250,7 +258,7 @@ impl Product {
                     (left, left_view),
                     (right, right_view),
                     block,
-                    self.accumulate || index > 0,
+                    (self.accumulate || index > 0, self.causal),
                     self.threads == Threads::Pool,
                 );
             }
@@ -542,6 +550,7 @@ mod tests {
                                 accumulate,
                                 threads,
                                 wide,
+                                causal: Causal::Dense,
                             }
                             .compute(
                                 &mut destination,
@@ -563,6 +572,151 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The attention's causal products, as it lays them out: `square`
+    /// `[time, time]` (row-major, or its transpose) times a head's block
+    /// inside `[time, 3 * width]` into another head's block.
+    fn causal_product(
+        causal: Causal,
+        wide: bool,
+        (square, transposed): (&[f32], bool),
+        heads: &[f32],
+        (time, width, head_width): (usize, usize, usize),
+    ) -> Vec<f32> {
+        let square_view = StridedMatrix::rows(0, time, time, time);
+        let square_view = if transposed {
+            square_view.transposed()
+        } else {
+            square_view
+        };
+        let block = |part: usize| StridedMatrix::rows(part * width, time, head_width, 3 * width);
+        let mut destination = values(time * 3 * width, 5);
+        Product {
+            causal,
+            wide,
+            ..Product::new(false, Threads::One)
+        }
+        .compute(
+            &mut destination,
+            block(1),
+            square,
+            square_view,
+            heads,
+            block(2),
+        )
+        .unwrap();
+        destination
+    }
+
+    #[test]
+    fn causal_products_skip_only_what_cannot_change_a_bit() {
+        if !wide_product::available() {
+            eprintln!("no AVX-512 here: the wide kernel is never chosen");
+            return;
+        }
+        for &(time, head_width) in &[(70, 32), (100, 20), (192, 32), (300, 16)] {
+            let width = 2 * head_width;
+            let heads = values(time * 3 * width, time as u64);
+            // Zeros of both signs where the left operand is known zero.
+            let mut square = values(time * time, 3);
+            for (index, value) in square.iter_mut().enumerate() {
+                let (row, column) = (index / time, index % time);
+                if column > row {
+                    *value = if index % 3 == 0 { -0.0 } else { 0.0 };
+                }
+            }
+            let sizes = (time, width, head_width);
+            for (causal, transposed) in [
+                (Causal::LeftLowerTriangular, false),
+                (Causal::LeftUpperTriangular, true),
+            ] {
+                let dense =
+                    causal_product(Causal::Dense, false, (&square, transposed), &heads, sizes);
+                let skipping = causal_product(causal, true, (&square, transposed), &heads, sizes);
+                assert_eq!(
+                    differing_bits(&dense, &skipping),
+                    0,
+                    "{causal:?}, time {time}, head width {head_width}"
+                );
+            }
+        }
+        // Only outputs at or left of the diagonal are written.
+        let (time, head_width) = (150, 32);
+        let queries = values(time * head_width, 1);
+        let keys = values(time * head_width, 2);
+        let scores = |causal: Causal, wide: bool| {
+            let mut destination = vec![f32::NAN; time * time];
+            Product {
+                causal,
+                wide,
+                ..Product::new(false, Threads::One)
+            }
+            .compute(
+                &mut destination,
+                StridedMatrix::rows(0, time, time, time),
+                &queries,
+                StridedMatrix::rows(0, time, head_width, head_width),
+                &keys,
+                StridedMatrix::rows(0, time, head_width, head_width).transposed(),
+            )
+            .unwrap();
+            destination
+        };
+        let (dense, lower) = (
+            scores(Causal::Dense, false),
+            scores(Causal::LowerOutputs, true),
+        );
+        for row in 0..time {
+            let seen = row * time..row * time + row + 1;
+            assert_eq!(
+                differing_bits(&dense[seen.clone()], &lower[seen]),
+                0,
+                "row {row}"
+            );
+        }
+        assert!(
+            lower.iter().any(|value| value.is_nan()),
+            "no output was skipped"
+        );
+    }
+
+    #[test]
+    fn a_zero_sum_of_a_causal_product_gets_the_sign_of_the_full_sum() {
+        if !wide_product::available() {
+            eprintln!("no AVX-512 here: the wide kernel is never chosen");
+            return;
+        }
+        // Row 0's only term underflows to -0; the tile's own masked terms
+        // keep it there (0 x negative = -0); only the terms past the tile
+        // (0 x positive = +0) turn it into the full sum's +0.
+        let (time, width, head_width) = (100, 32, 32);
+        let mut square = vec![0f32; time * time];
+        for row in 0..time {
+            for column in 0..=row {
+                square[row * time + column] = 0.25;
+            }
+        }
+        square[0] = 1.0e-30;
+        let mut heads = vec![1f32; time * 3 * width];
+        for step in 0..12 {
+            heads[step * 3 * width + 2 * width] = -1.0e-20;
+        }
+        let sizes = (time, width, head_width);
+        let dense = causal_product(Causal::Dense, false, (&square, false), &heads, sizes);
+        let skipping = causal_product(
+            Causal::LeftLowerTriangular,
+            true,
+            (&square, false),
+            &heads,
+            sizes,
+        );
+        assert_eq!(
+            dense[width].to_bits(),
+            0.0f32.to_bits(),
+            "the full sum is +0"
+        );
+        assert_eq!(differing_bits(&dense, &skipping), 0);
     }
 
     #[test]

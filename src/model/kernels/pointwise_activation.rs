@@ -8,7 +8,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 
 use super::exponential::sigmoid;
-use super::rows::{f32_values, for_each_block};
+use super::rows::{build_blocks, f32_values};
 use crate::model::Activation;
 
 /// `sqrt(2 / pi)`, GELU's inner scale.
@@ -94,9 +94,8 @@ impl CustomOp1 for PointwiseActivation {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let input = f32_values(storage, layout, self.name())?;
-        let mut output = vec![0f32; input.len()];
         let kind = self.kind;
-        for_each_block(&mut output, |start, block| {
+        let output = build_blocks(input.len(), |start, block| {
             let input = &input[start..start + block.len()];
             match kind {
                 PointwiseKind::Gelu => {
@@ -145,9 +144,8 @@ impl CustomOp2 for PointwiseBackward {
         if input.len() != upstream.len() {
             candle_core::bail!("`{}`: input and gradient sizes differ", self.name());
         }
-        let mut output = vec![0f32; input.len()];
         let kind = self.kind;
-        for_each_block(&mut output, |start, block| {
+        let output = build_blocks(input.len(), |start, block| {
             let input = &input[start..start + block.len()];
             let upstream = &upstream[start..start + block.len()];
             match kind {

@@ -7,7 +7,7 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 
 use super::exponential::sigmoid;
-use super::rows::{f32_values, for_each_block};
+use super::rows::{build_blocks, f32_values};
 
 /// The forward kernel: `(gate, up) -> gate * sigmoid(gate) * up`.
 #[derive(Debug, Clone, Copy)]
@@ -35,8 +35,7 @@ impl CustomOp2 for SwigluGate {
         if gate_layout.shape() != up_layout.shape() {
             candle_core::bail!("`{}`: gate and up shapes differ", self.name());
         }
-        let mut output = vec![0f32; gate.len()];
-        for_each_block(&mut output, |start, block| {
+        let output = build_blocks(gate.len(), |start, block| {
             let gate = &gate[start..start + block.len()];
             let up = &up[start..start + block.len()];
             for ((out, &g), &u) in block.iter_mut().zip(gate).zip(up) {
@@ -86,24 +85,27 @@ impl CustomOp3 for SwigluBackward {
         if up.len() != count || upstream.len() != count {
             candle_core::bail!("`{}`: operand sizes differ", self.name());
         }
-        let mut output = vec![0f32; 2 * count];
-        let (gate_gradient, up_gradient) = output.split_at_mut(count);
-        for_each_block(gate_gradient, |start, block| {
-            let end = start + block.len();
-            let operands = gate[start..end].iter().zip(&up[start..end]);
-            for ((out, (&g, &u)), &gradient) in
-                block.iter_mut().zip(operands).zip(&upstream[start..end])
+        // The gate's gradient, then the up projection's; a block may hold
+        // the end of one and the start of the other.
+        let output = build_blocks(2 * count, |start, block| {
+            let gate_end = (start + block.len()).min(count);
+            let (gate_block, up_block) = block.split_at_mut(gate_end.saturating_sub(start));
+            let gate_range = start.min(gate_end)..gate_end;
+            let operands = gate[gate_range.clone()].iter().zip(&up[gate_range.clone()]);
+            for ((out, (&g, &u)), &gradient) in gate_block
+                .iter_mut()
+                .zip(operands)
+                .zip(&upstream[gate_range])
             {
                 let s = sigmoid(g);
                 *out = gradient * u * (s + g * s * (1.0 - s));
             }
-        });
-        for_each_block(up_gradient, |start, block| {
-            let end = start + block.len();
-            for ((out, &g), &gradient) in block
+            let up_start = start.max(count) - count;
+            let up_range = up_start..up_start + up_block.len();
+            for ((out, &g), &gradient) in up_block
                 .iter_mut()
-                .zip(&gate[start..end])
-                .zip(&upstream[start..end])
+                .zip(&gate[up_range.clone()])
+                .zip(&upstream[up_range])
             {
                 *out = gradient * g * sigmoid(g);
             }

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::exponential::exp;
 use super::lanes;
-use super::rows::{f32_values, for_each_row, u32_values};
+use super::rows::{build_rows, f32_values, u32_values};
 
 /// `(logits [rows, vocab], targets [rows] u32) -> [rows]`: entry `r` is
 /// `log softmax(logits[r])[targets[r]]`.
@@ -123,8 +123,7 @@ impl CustomOp3 for TokenLogProbabilityBackward {
         if upstream.len() != targets.len() {
             candle_core::bail!("`{}`: gradient and target counts differ", self.name());
         }
-        let mut output = vec![0f32; logits.len()];
-        for_each_row(&mut output, vocab, |row, out| {
+        let output = build_rows(logits.len(), vocab, |row, out| {
             let logits = &logits[row * vocab..(row + 1) * vocab];
             let (maximum, sum) = normaliser(logits);
             let scale = -upstream[row] / sum;

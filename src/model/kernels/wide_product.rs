@@ -37,6 +37,32 @@ pub const WIDE_PRODUCT_VARIABLE: &str = "ECHOLAB_WIDE_PRODUCT";
 /// 64-row products ran at 0.7x with it).
 pub(crate) const FEWEST_ROWS: usize = 128;
 
+/// What is known about a product's terms or outputs that lets the kernel
+/// skip work. A hint only: a product computed in full gives the same bits
+/// wherever its result is read, so a kernel that ignores it (gemm, or this
+/// one on a layout it does not turn) is right too. `i` is the output's row
+/// (the left operand's), `k` the summation index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Causal {
+    /// Every term and every output.
+    #[default]
+    Dense,
+    /// Only outputs at or left of the diagonal (column <= row) are read
+    /// afterwards; the others are left as they were (the scores `Q Kᵀ`,
+    /// which the causal softmax masks).
+    LowerOutputs,
+    /// `left[i, k]` is zero for every `k > i` (the attention weights `P`
+    /// and their gradient): terms past the last row of a tile are skipped.
+    /// Adding a zero leaves every sum but a zero one unchanged, so a tile
+    /// with a sum of exactly zero (whose sign the skipped terms could
+    /// change, `-0 + +0 = +0`) is computed again in full.
+    LeftLowerTriangular,
+    /// `left[i, k]` is zero for every `k < i` (their transposes): terms
+    /// before the first row of a tile are skipped. A sum starts at `+0` and
+    /// `+0 + ±0 = +0`, so leading zeros never change it.
+    LeftUpperTriangular,
+}
+
 /// Whether this processor can run the wide kernel (AVX-512F, which implies
 /// fused multiply-add) and [`WIDE_PRODUCT_VARIABLE`] does not turn it off.
 pub(crate) fn available() -> bool {
@@ -61,17 +87,27 @@ pub(crate) fn available() -> bool {
 /// The views must lie inside their slices (checked by the caller) and
 /// [`available`] must be true. With `parallel`, the work is split over the
 /// current rayon pool by output columns, so no sum depends on the threads.
+/// `causal` may skip work where the block is the whole of `k` and the
+/// product is turned (its output stored row by row, as every causal
+/// product of the attention is); elsewhere it is ignored.
 pub(crate) fn multiply_block(
     (destination, destination_view): (&mut [f32], StridedMatrix),
     (left, left_view): (&[f32], StridedMatrix),
     (right, right_view): (&[f32], StridedMatrix),
     block: std::ops::Range<usize>,
-    accumulate: bool,
+    (accumulate, causal): (bool, Causal),
     parallel: bool,
 ) {
     if block.is_empty() {
         return;
     }
+    let whole = block.start == 0 && block.end == left_view.columns;
+    let turned = destination_view.column_stride < destination_view.row_stride;
+    let causal = if whole && turned {
+        causal
+    } else {
+        Causal::Dense
+    };
     // Narrow the operands to the block.
     let left_view = StridedMatrix {
         offset: left_view.offset + block.start * left_view.column_stride,
@@ -103,6 +139,7 @@ pub(crate) fn multiply_block(
         right,
         right_view,
         accumulate,
+        causal,
     };
     let columns = destination_view.columns;
     let panels = columns.div_ceil(PANEL_COLUMNS);
@@ -240,6 +277,9 @@ struct Oriented<'a> {
     right: &'a [f32],
     right_view: StridedMatrix,
     accumulate: bool,
+    /// In the turned product's terms: its columns are the rows `i` of
+    /// [`Causal`], its rows the output's columns.
+    causal: Causal,
 }
 
 impl Oriented<'_> {
@@ -275,8 +315,20 @@ impl Oriented<'_> {
             (&padded, (PANEL_COLUMNS, 1))
         };
         let rows = self.destination.rows;
+        // The original product's rows `first..=last` are this panel's
+        // columns.
+        let last = first + count - 1;
+        let (terms, recheck_zeros) = match self.causal {
+            Causal::LeftLowerTriangular => (0..depth.min(last + 1), true),
+            Causal::LeftUpperTriangular => (first.min(depth)..depth, false),
+            Causal::Dense | Causal::LowerOutputs => (0..depth, false),
+        };
         for panel in 0..self.left_panels.count() {
             let first_row = panel * PANEL_ROWS;
+            if self.causal == Causal::LowerOutputs && first_row > last {
+                // Every output of this tile lies right of the diagonal.
+                continue;
+            }
             let (left, left_step) = self.left_panels.panel(panel);
             let tile = Tile {
                 rows: PANEL_ROWS.min(rows - first_row),
@@ -298,11 +350,23 @@ impl Oriented<'_> {
                     &tile,
                     (left, left_step),
                     (right, right_steps),
-                    depth,
+                    Terms {
+                        summed: terms.clone(),
+                        depth,
+                        recheck_zeros,
+                    },
                 );
             }
             #[cfg(not(target_arch = "x86_64"))]
-            let _ = (tile, left, left_step, right, right_steps);
+            let _ = (
+                tile,
+                left,
+                left_step,
+                right,
+                right_steps,
+                &terms,
+                recheck_zeros,
+            );
         }
     }
 }
@@ -317,28 +381,31 @@ struct Tile {
     accumulate: bool,
 }
 
-/// One 32 x 12 tile: 24 accumulators from zero, one fused multiply-add per
-/// value and `k` in index order, then written or added to the output.
+/// The terms `k` a tile sums.
+struct Terms {
+    /// The terms summed.
+    summed: std::ops::Range<usize>,
+    /// All terms, `0..depth`.
+    depth: usize,
+    /// Whether a sum of exactly zero over `summed` is computed again over
+    /// all terms (see [`Causal::LeftLowerTriangular`]).
+    recheck_zeros: bool,
+}
+
+/// The 24 accumulators of one 32 x 12 tile: from zero, one fused
+/// multiply-add per value and `k` of `terms`, in index order.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn tile_avx512(
-    destination: &mut [f32],
-    tile: &Tile,
-    (left, left_step): (&[f32], usize),
-    (right, (right_step, right_column_step)): (&[f32], (usize, usize)),
-    depth: usize,
-) {
+#[inline]
+unsafe fn tile_sums(
+    (left, left_step): (*const f32, usize),
+    (right, (right_step, right_column_step)): (*const f32, (usize, usize)),
+    terms: std::ops::Range<usize>,
+) -> [std::arch::x86_64::__m512; 2 * PANEL_COLUMNS] {
     use std::arch::x86_64::*;
-    debug_assert!(depth == 0 || left.len() >= (depth - 1) * left_step + PANEL_ROWS);
-    debug_assert!(
-        depth == 0
-            || right.len() > (depth - 1) * right_step + (PANEL_COLUMNS - 1) * right_column_step
-    );
     let mut sums = [_mm512_setzero_ps(); 2 * PANEL_COLUMNS];
-    let left = left.as_ptr();
-    let right = right.as_ptr();
-    for k in 0..depth {
-        // SAFETY: the caller's slices hold every step up to `depth`.
+    for k in terms {
+        // SAFETY: the caller's slices hold every step up to its depth.
         let (low, high, column_values) = unsafe {
             (
                 _mm512_loadu_ps(left.add(k * left_step)),
@@ -352,6 +419,65 @@ unsafe fn tile_avx512(
             sums[2 * column] = _mm512_fmadd_ps(low, value, sums[2 * column]);
             sums[2 * column + 1] = _mm512_fmadd_ps(high, value, sums[2 * column + 1]);
         }
+    }
+    sums
+}
+
+/// Whether any of the tile's `rows x columns` sums is zero (of either
+/// sign); the lanes past them (zero padding) are not looked at.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn any_zero(
+    sums: &[std::arch::x86_64::__m512; 2 * PANEL_COLUMNS],
+    rows: usize,
+    columns: usize,
+) -> bool {
+    use std::arch::x86_64::*;
+    let lanes = |count: usize| -> u16 {
+        match count {
+            0 => 0,
+            1..=15 => (1u16 << count) - 1,
+            _ => u16::MAX,
+        }
+    };
+    let (low_lanes, high_lanes) = (lanes(rows), lanes(rows.saturating_sub(16)));
+    let zero = _mm512_setzero_ps();
+    sums.chunks_exact(2).take(columns).any(|pair| {
+        _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(pair[0], zero) & low_lanes != 0
+            || _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(pair[1], zero) & high_lanes != 0
+    })
+}
+
+/// One 32 x 12 tile: its sums ([`tile_sums`]; again over all terms where
+/// [`Terms`] says so), written or added to the output.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn tile_avx512(
+    destination: &mut [f32],
+    tile: &Tile,
+    (left, left_step): (&[f32], usize),
+    (right, right_steps): (&[f32], (usize, usize)),
+    terms: Terms,
+) {
+    use std::arch::x86_64::*;
+    let depth = terms.depth;
+    debug_assert!(depth == 0 || left.len() >= (depth - 1) * left_step + PANEL_ROWS);
+    debug_assert!(
+        depth == 0
+            || right.len() > (depth - 1) * right_steps.0 + (PANEL_COLUMNS - 1) * right_steps.1
+    );
+    debug_assert!(terms.summed.end <= depth);
+    let operands = ((left.as_ptr(), left_step), (right.as_ptr(), right_steps));
+    // SAFETY: the slices hold every step below `depth` (asserted above).
+    let mut sums = unsafe { tile_sums(operands.0, operands.1, terms.summed.clone()) };
+    if terms.recheck_zeros
+        && terms.summed != (0..depth)
+        // SAFETY: AVX-512F, as for this function.
+        && unsafe { any_zero(&sums, tile.rows, tile.columns) }
+    {
+        // SAFETY: as above.
+        sums = unsafe { tile_sums(operands.0, operands.1, 0..depth) };
     }
     if tile.rows == PANEL_ROWS && tile.row_stride == 1 {
         // A whole tile down contiguous columns: vector loads and stores.
