@@ -69,8 +69,12 @@ impl CustomOp1 for ColumnSum {
         let values = f32_values(storage, layout, self.name())?;
         let width = layout.shape().dims().last().copied().unwrap_or(1).max(1);
         let mut sums = vec![0f32; width];
-        add_column_sums(&mut sums, values.len() / width, |row, column| {
-            values[row * width + column]
+        add_column_sums(&mut sums, values.len() / width, |row, first, sums| {
+            let start = row * width + first;
+            let end = start + sums.len();
+            for (sum, &value) in sums.iter_mut().zip(&values[start..end]) {
+                *sum += value;
+            }
         });
         Ok((CpuStorage::F32(sums), Shape::from(width)))
     }

@@ -256,8 +256,12 @@ impl CustomOp3 for FusedLinearBackward {
             (inputs, 1),
             (outputs, rows, inputs),
         )?;
-        add_column_sums(bias_gradient, rows, |row, column| {
-            upstream[row * outputs + column]
+        add_column_sums(bias_gradient, rows, |row, first, sums| {
+            let start = row * outputs + first;
+            let end = start + sums.len();
+            for (sum, &value) in sums.iter_mut().zip(&upstream[start..end]) {
+                *sum += value;
+            }
         });
         Ok((
             CpuStorage::F32(output),

@@ -225,13 +225,21 @@ impl CustomOp3 for NormBackward {
         });
         let (_, parameter_gradients) = output.split_at_mut(rows * width);
         let (gain_gradient, bias_gradient) = parameter_gradients.split_at_mut(width);
-        add_column_sums(gain_gradient, rows, |row, index| {
+        add_column_sums(gain_gradient, rows, |row, first, sums| {
             let (mean, reciprocal) = statistics[row];
-            let at = row * width + index;
-            upstream[at] * (input[at] - mean) * reciprocal
+            let at = row * width + first..row * width + first + sums.len();
+            for ((sum, &upstream), &value) in
+                sums.iter_mut().zip(&upstream[at.clone()]).zip(&input[at])
+            {
+                *sum += upstream * (value - mean) * reciprocal;
+            }
         });
-        add_column_sums(bias_gradient, rows, |row, index| {
-            upstream[row * width + index]
+        add_column_sums(bias_gradient, rows, |row, first, sums| {
+            let start = row * width + first;
+            let end = start + sums.len();
+            for (sum, &value) in sums.iter_mut().zip(&upstream[start..end]) {
+                *sum += value;
+            }
         });
         Ok((CpuStorage::F32(output), Shape::from((rows + 2, width))))
     }

@@ -11,9 +11,10 @@
 //!
 //! Determinism: every kernel parallelises over rows (or independent
 //! elements) and reduces each row on one thread in index order; sums over
-//! rows (the norm's gain and bias gradients) are accumulated after the
-//! parallel part, row by row. Results are therefore identical bit for bit
-//! whatever the number of threads.
+//! rows (bias and norm-gain gradients) run in parallel over blocks of
+//! columns, each column summed row by row. Results are therefore identical
+//! bit for bit whatever the number of threads, and whatever the vector
+//! width a loop is compiled for (`vector_width.rs`).
 //!
 //! The functions below are the entry points; [`KernelPath::Composed`]
 //! selects the candle composition that the tests compare them with.
@@ -35,6 +36,7 @@ mod rows;
 mod strided_matrix;
 mod swiglu_gate;
 mod token_log_probability;
+mod vector_width;
 mod wide_product;
 
 pub use bias_add::{BiasAdd, ColumnSum};

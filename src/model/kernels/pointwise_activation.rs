@@ -9,6 +9,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 
 use super::exponential::sigmoid;
 use super::rows::{build_blocks, f32_values};
+use super::vector_width::widest;
 use crate::model::Activation;
 
 /// `sqrt(2 / pi)`, GELU's inner scale.
@@ -83,6 +84,43 @@ struct PointwiseBackward {
     kind: PointwiseKind,
 }
 
+widest! {
+    /// `block[i] = activation(input[i])`.
+    fn forward_block(kind: PointwiseKind, input: &[f32], block: &mut [f32]) {
+        match kind {
+            PointwiseKind::Gelu => {
+                for (out, &x) in block.iter_mut().zip(input) {
+                    *out = PointwiseKind::Gelu.value(x);
+                }
+            }
+            PointwiseKind::Relu => {
+                for (out, &x) in block.iter_mut().zip(input) {
+                    *out = PointwiseKind::Relu.value(x);
+                }
+            }
+        }
+    }
+}
+
+widest! {
+    /// `block[i] = upstream[i] * activation'(input[i])`.
+    fn backward_block(kind: PointwiseKind, operands: (&[f32], &[f32]), block: &mut [f32]) {
+        let (input, upstream) = operands;
+        match kind {
+            PointwiseKind::Gelu => {
+                for ((out, &x), &gradient) in block.iter_mut().zip(input).zip(upstream) {
+                    *out = gradient * PointwiseKind::Gelu.derivative(x);
+                }
+            }
+            PointwiseKind::Relu => {
+                for ((out, &x), &gradient) in block.iter_mut().zip(input).zip(upstream) {
+                    *out = gradient * PointwiseKind::Relu.derivative(x);
+                }
+            }
+        }
+    }
+}
+
 impl CustomOp1 for PointwiseActivation {
     fn name(&self) -> &'static str {
         "pointwise-activation"
@@ -97,18 +135,7 @@ impl CustomOp1 for PointwiseActivation {
         let kind = self.kind;
         let output = build_blocks(input.len(), |start, block| {
             let input = &input[start..start + block.len()];
-            match kind {
-                PointwiseKind::Gelu => {
-                    for (out, &x) in block.iter_mut().zip(input) {
-                        *out = PointwiseKind::Gelu.value(x);
-                    }
-                }
-                PointwiseKind::Relu => {
-                    for (out, &x) in block.iter_mut().zip(input) {
-                        *out = PointwiseKind::Relu.value(x);
-                    }
-                }
-            }
+            forward_block(kind, input, block);
         });
         Ok((CpuStorage::F32(output), layout.shape().clone()))
     }
@@ -148,18 +175,7 @@ impl CustomOp2 for PointwiseBackward {
         let output = build_blocks(input.len(), |start, block| {
             let input = &input[start..start + block.len()];
             let upstream = &upstream[start..start + block.len()];
-            match kind {
-                PointwiseKind::Gelu => {
-                    for ((out, &x), &gradient) in block.iter_mut().zip(input).zip(upstream) {
-                        *out = gradient * PointwiseKind::Gelu.derivative(x);
-                    }
-                }
-                PointwiseKind::Relu => {
-                    for ((out, &x), &gradient) in block.iter_mut().zip(input).zip(upstream) {
-                        *out = gradient * PointwiseKind::Relu.derivative(x);
-                    }
-                }
-            }
+            backward_block(kind, (input, upstream), block);
         });
         Ok((CpuStorage::F32(output), input_layout.shape().clone()))
     }

@@ -182,22 +182,20 @@ where
 /// Columns a task of [`add_column_sums`] sums at least.
 const COLUMNS_PER_TASK: usize = 32;
 
-/// For every column `c` of `sums`, adds `term(row, c)` for each of `rows`
-/// rows in row order, in parallel over blocks of columns: each column's sum
-/// keeps its order, so no bit depends on the split.
-pub(crate) fn add_column_sums<F>(sums: &mut [f32], rows: usize, term: F)
+/// Column sums over `rows` rows: `add_row(row, first, block)` adds row
+/// `row`'s terms for the columns `first..first + block.len()` to `block`,
+/// called for each row in order, in parallel over blocks of columns. Each
+/// column's sum keeps its row order, so no bit depends on the split.
+pub(crate) fn add_column_sums<F>(sums: &mut [f32], rows: usize, add_row: F)
 where
-    F: Fn(usize, usize) -> f32 + Sync + Send,
+    F: Fn(usize, usize, &mut [f32]) + Sync + Send,
 {
     let per_task = COLUMNS_PER_TASK.max(sums.len().div_ceil(4 * rayon::current_num_threads()));
     sums.par_chunks_mut(per_task)
         .enumerate()
         .for_each(|(task, block)| {
-            let first = task * per_task;
             for row in 0..rows {
-                for (offset, sum) in block.iter_mut().enumerate() {
-                    *sum += term(row, first + offset);
-                }
+                add_row(row, task * per_task, block);
             }
         });
 }
