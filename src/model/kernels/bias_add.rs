@@ -7,7 +7,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 
-use super::rows::{add_column_sums, build_rows, f32_values};
+use super::rows::{add_column_totals, build_rows, f32_values};
 
 /// `(input [rows, width], bias [width]) -> input + bias` on every row.
 #[derive(Debug, Clone, Copy)]
@@ -69,13 +69,7 @@ impl CustomOp1 for ColumnSum {
         let values = f32_values(storage, layout, self.name())?;
         let width = layout.shape().dims().last().copied().unwrap_or(1).max(1);
         let mut sums = vec![0f32; width];
-        add_column_sums(&mut sums, values.len() / width, |row, first, sums| {
-            let start = row * width + first;
-            let end = start + sums.len();
-            for (sum, &value) in sums.iter_mut().zip(&values[start..end]) {
-                *sum += value;
-            }
-        });
+        add_column_totals(&mut sums, values);
         Ok((CpuStorage::F32(sums), Shape::from(width)))
     }
 }

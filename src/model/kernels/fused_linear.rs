@@ -17,7 +17,7 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 
 use super::matrix_product::{Product, Threads};
-use super::rows::{add_column_sums, build_rows, f32_values, zeros};
+use super::rows::{add_column_totals, build_rows, f32_values, zeros};
 use super::strided_matrix::StridedMatrix;
 
 /// Multiply-adds below which a product runs on one thread.
@@ -256,13 +256,7 @@ impl CustomOp3 for FusedLinearBackward {
             (inputs, 1),
             (outputs, rows, inputs),
         )?;
-        add_column_sums(bias_gradient, rows, |row, first, sums| {
-            let start = row * outputs + first;
-            let end = start + sums.len();
-            for (sum, &value) in sums.iter_mut().zip(&upstream[start..end]) {
-                *sum += value;
-            }
-        });
+        add_column_totals(bias_gradient, upstream);
         Ok((
             CpuStorage::F32(output),
             Shape::from(output_length(rows, inputs, outputs)),

@@ -11,7 +11,7 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::lanes;
-use super::rows::{add_column_sums, build_rows, f32_values};
+use super::rows::{add_column_sums, add_column_totals, build_rows, f32_values};
 use crate::model::NormKind;
 
 /// Normalises each row of `[.., width]` and applies the gain (and bias).
@@ -234,13 +234,7 @@ impl CustomOp3 for NormBackward {
                 *sum += upstream * (value - mean) * reciprocal;
             }
         });
-        add_column_sums(bias_gradient, rows, |row, first, sums| {
-            let start = row * width + first;
-            let end = start + sums.len();
-            for (sum, &value) in sums.iter_mut().zip(&upstream[start..end]) {
-                *sum += value;
-            }
-        });
+        add_column_totals(bias_gradient, upstream);
         Ok((CpuStorage::F32(output), Shape::from((rows + 2, width))))
     }
 }

@@ -200,6 +200,19 @@ where
         });
 }
 
+/// Adds to `sums` the column totals of `values`, a row-major matrix of
+/// `sums.len()` columns ([`add_column_sums`] of the plain values).
+pub(crate) fn add_column_totals(sums: &mut [f32], values: &[f32]) {
+    let width = sums.len().max(1);
+    add_column_sums(sums, values.len() / width, |row, first, sums| {
+        let start = row * width + first;
+        let end = start + sums.len();
+        for (sum, &value) in sums.iter_mut().zip(&values[start..end]) {
+            *sum += value;
+        }
+    });
+}
+
 /// `length` zeros, written in parallel (for outputs that products write in
 /// their own order).
 pub(crate) fn zeros(length: usize) -> Vec<f32> {
