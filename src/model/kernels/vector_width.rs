@@ -1,20 +1,22 @@
-//! [`widest`]: a kernel's loop compiled for the widest vectors the
-//! processor has, with the same arithmetic at every width.
+//! [`widest!`](widest): a kernel's loop compiled for the widest vectors
+//! the processor has, with the same arithmetic at every width.
 //!
 //! The binary targets baseline x86-64 (`.cargo/config.toml`), so a loop
 //! the compiler vectorises runs four `f32` lanes at a time (SSE2), even on
-//! a processor with 16 (AVX-512). The element-wise kernels (GELU, the
-//! softmaxes' exponentials, the norms) spent a tenth of an RL step there.
-//! Here the same code is compiled three times, for the baseline, AVX2 and
-//! AVX-512, and the widest the processor supports runs.
+//! a processor with 16 (AVX-512). GELU, forward and backward, was a tenth
+//! of an RL step on one thread; its loops now run at the widest width.
+//! Wider vectors pay on long contiguous loops only: the causal softmax's
+//! rows (1-192 values), the loss's normaliser and decoding's per-head
+//! attention were tried with this macro and were no faster or slower
+//! (`docs/performance.md`, item 15), so they stay at the baseline.
 //!
 //! The bits are the same at every width: every operation is an IEEE
 //! `f32` operation on each lane alone (the compiler never fuses a multiply
 //! and an add without being told to, whatever the target features), and
-//! the kernels' sums keep their lane order
-//! ([`lanes`](super::lanes)), so a wider register holds more of the same
-//! independent lanes. `every_width_computes_the_same_bits` below checks
-//! it on the kernels' functions.
+//! sums keep their lane order ([`lanes`](super::lanes)), so a wider
+//! register holds more of the same independent lanes.
+//! `every_width_computes_the_same_bits` below checks it on a kernel with
+//! an exponential, a division and special values.
 
 /// The vector instructions a loop is compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
