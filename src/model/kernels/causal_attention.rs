@@ -31,7 +31,7 @@ use std::sync::OnceLock;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 
 use super::causal_softmax::{softmax_backward_row, softmax_in_place};
-use super::matrix_product::{multiply, Causal, Product, Threads};
+use super::matrix_product::{multiply, multiply_causal, Causal};
 use super::rows::{f32_values, try_build_chunk_pairs, try_build_chunks};
 use super::strided_matrix::StridedMatrix;
 
@@ -91,28 +91,6 @@ fn sizes(heads: usize, shape: &Shape) -> candle_core::Result<Sizes> {
         width,
         head_width: width / heads,
     })
-}
-
-/// `destination = left × right` on this thread, skipping the work that
-/// `causal` says cannot change what is read (the same bits).
-fn multiply_causal(
-    causal: Causal,
-    (destination, destination_view): (&mut [f32], StridedMatrix),
-    (left, left_view): (&[f32], StridedMatrix),
-    (right, right_view): (&[f32], StridedMatrix),
-) -> candle_core::Result<()> {
-    Product {
-        causal,
-        ..Product::new(false, Threads::One)
-    }
-    .compute(
-        destination,
-        destination_view,
-        left,
-        left_view,
-        right,
-        right_view,
-    )
 }
 
 /// The attention weights of one head of one sequence (`qkv` holding that

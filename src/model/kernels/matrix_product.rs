@@ -175,7 +175,27 @@ pub(crate) fn multiply(
     right: &[f32],
     right_view: StridedMatrix,
 ) -> candle_core::Result<()> {
-    Product::new(false, Threads::One).compute(
+    multiply_causal(
+        Causal::Dense,
+        (destination, destination_view),
+        (left, left_view),
+        (right, right_view),
+    )
+}
+
+/// [`multiply`], skipping the work that `causal` says cannot change what
+/// is read (the same bits).
+pub(crate) fn multiply_causal(
+    causal: Causal,
+    (destination, destination_view): (&mut [f32], StridedMatrix),
+    (left, left_view): (&[f32], StridedMatrix),
+    (right, right_view): (&[f32], StridedMatrix),
+) -> candle_core::Result<()> {
+    Product {
+        causal,
+        ..Product::new(false, Threads::One)
+    }
+    .compute(
         destination,
         destination_view,
         left,
@@ -321,6 +341,15 @@ mod tests {
                 unit * [1.0, 3.0e-3, 7.0e2][(state % 3) as usize]
             })
             .collect()
+    }
+
+    /// Whether the wide kernel runs on this processor; says why not.
+    fn wide_kernel_runs_here() -> bool {
+        let available = wide_product::available();
+        if !available {
+            eprintln!("no AVX-512 here: the wide kernel is never chosen");
+        }
+        available
     }
 
     /// How many values of `a` and `b` differ in their bits.
@@ -496,8 +525,7 @@ mod tests {
 
     #[test]
     fn the_wide_kernel_gives_gemms_bits_on_every_layout() {
-        if !wide_product::available() {
-            eprintln!("no AVX-512 here: the wide kernel is never chosen");
+        if !wide_kernel_runs_here() {
             return;
         }
         // Row-major and transposed operands and outputs, a strided view
@@ -611,8 +639,7 @@ mod tests {
 
     #[test]
     fn causal_products_skip_only_what_cannot_change_a_bit() {
-        if !wide_product::available() {
-            eprintln!("no AVX-512 here: the wide kernel is never chosen");
+        if !wide_kernel_runs_here() {
             return;
         }
         for &(time, head_width) in &[(70, 32), (100, 20), (192, 32), (300, 16)] {
@@ -683,8 +710,7 @@ mod tests {
 
     #[test]
     fn a_zero_sum_of_a_causal_product_gets_the_sign_of_the_full_sum() {
-        if !wide_product::available() {
-            eprintln!("no AVX-512 here: the wide kernel is never chosen");
+        if !wide_kernel_runs_here() {
             return;
         }
         // Row 0's only term underflows to -0; the tile's own masked terms

@@ -86,6 +86,22 @@ where
     Ok(values)
 }
 
+/// [`try_build_chunks`] for work that cannot fail.
+fn build_chunks<F>(length: usize, chunk_length: usize, work: F) -> Vec<f32>
+where
+    F: Fn(usize, &mut [f32]) + Sync + Send,
+{
+    let built: Result<Vec<f32>, std::convert::Infallible> =
+        try_build_chunks(length, chunk_length, |index, chunk| {
+            work(index, chunk);
+            Ok(())
+        });
+    match built {
+        Ok(values) => values,
+        Err(never) => match never {},
+    }
+}
+
 /// Two outputs built chunk by chunk side by side: chunk `i` of the first
 /// (`chunk_lengths.0` values) and of the second (`chunk_lengths.1`) go to
 /// the same task, each zeroed by it first; where one output has fewer
@@ -147,17 +163,11 @@ where
     let rows_per_task = MINIMUM_ELEMENTS_PER_TASK
         .div_ceil(cost_per_row.max(1))
         .max(1);
-    let built: Result<Vec<f32>, std::convert::Infallible> =
-        try_build_chunks(length, rows_per_task * width.max(1), |task, block| {
-            for (offset, row) in block.chunks_mut(width.max(1)).enumerate() {
-                work(task * rows_per_task + offset, row);
-            }
-            Ok(())
-        });
-    match built {
-        Ok(values) => values,
-        Err(never) => match never {},
-    }
+    build_chunks(length, rows_per_task * width.max(1), |task, block| {
+        for (offset, row) in block.chunks_mut(width.max(1)).enumerate() {
+            work(task * rows_per_task + offset, row);
+        }
+    })
 }
 
 /// A `length`-value output built by `work(start, block)` over consecutive
@@ -168,15 +178,9 @@ pub(crate) fn build_blocks<F>(length: usize, work: F) -> Vec<f32>
 where
     F: Fn(usize, &mut [f32]) + Sync + Send,
 {
-    let built: Result<Vec<f32>, std::convert::Infallible> =
-        try_build_chunks(length, MINIMUM_ELEMENTS_PER_TASK, |task, block| {
-            work(task * MINIMUM_ELEMENTS_PER_TASK, block);
-            Ok(())
-        });
-    match built {
-        Ok(values) => values,
-        Err(never) => match never {},
-    }
+    build_chunks(length, MINIMUM_ELEMENTS_PER_TASK, |task, block| {
+        work(task * MINIMUM_ELEMENTS_PER_TASK, block)
+    })
 }
 
 /// Columns a task of [`add_column_sums`] sums at least.
