@@ -267,10 +267,14 @@ fn assert_same_tree(left: &Path, right: &Path) {
     }
 }
 
+/// Steps of the run the kill test interrupts: long enough that it is still
+/// running 700 ms after its first checkpoint (24 steps no longer were).
+const LONG_RUN_STEPS: u64 = 96;
+
 /// The run the kill test interrupts: PPO with the adaptive KL controller,
 /// so weights, moments, the value head and the controller all resume.
 fn long_config() -> RlConfig {
-    config(PPO, ADAPTIVE_KL, 24, 4, 4)
+    config(PPO, ADAPTIVE_KL, LONG_RUN_STEPS, 4, 4)
 }
 
 #[test]
@@ -311,12 +315,13 @@ fn a_run_killed_with_sigkill_resumes_to_the_bytes_of_an_uninterrupted_run() {
     )
     .unwrap();
     let resumed_from = outcome.resumed_from.expect("the run resumed");
-    assert!(resumed_from > 0 && resumed_from < 24);
+    assert!(resumed_from > 0 && resumed_from < LONG_RUN_STEPS);
     let steps: Vec<f64> = metrics(killed.path())
         .iter()
         .map(|record| field(record, &["step"]))
         .collect();
-    assert_eq!(steps, (1..=24).map(f64::from).collect::<Vec<_>>());
+    let expected: Vec<f64> = (1..=LONG_RUN_STEPS).map(|step| step as f64).collect();
+    assert_eq!(steps, expected);
 
     let uninterrupted = tempfile::tempdir().unwrap();
     run(
